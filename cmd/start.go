@@ -1,0 +1,98 @@
+package cmd
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/quaver-dev/quaver/config"
+	"github.com/quaver-dev/quaver/server"
+	"github.com/spf13/cobra"
+)
+
+func newStartCommand() *cobra.Command {
+	var flags configFlags
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Serve the WebSocket endpoint and the Pusher HTTP API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := flags.load()
+			if err != nil {
+				return err
+			}
+			level := slog.LevelInfo
+			if cfg.Debug {
+				level = slog.LevelDebug
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			srv, err := server.New(cfg, log)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			printBanner(cmd.OutOrStdout(), cfg)
+			return srv.Run(ctx)
+		},
+	}
+	flags.register(cmd.Flags())
+	return cmd
+}
+
+// printBanner says where the server listens and, for the development app,
+// everything needed to connect to it.
+func printBanner(out io.Writer, cfg config.Config) {
+	scheme, wsScheme := "http", "ws"
+	if cfg.TLS.Cert != "" {
+		scheme, wsScheme = "https", "wss"
+	}
+	fmt.Fprintf(out, "Quaver %s listening on %s://%s:%d%s (WebSocket %s://%s:%d%s/app/{key})\n",
+		Version, scheme, cfg.Host, cfg.Port, cfg.Path, wsScheme, cfg.Host, cfg.Port, cfg.Path)
+	for _, a := range cfg.Apps {
+		fmt.Fprintf(out, "  app %s (key %s)\n", a.ID, a.Key)
+	}
+	if !cfg.DevApp {
+		return
+	}
+	host, port := cfg.Host, cfg.Port
+	if cfg.Public.Host != "" {
+		host = cfg.Public.Host
+	}
+	if cfg.Public.Port != 0 {
+		port = cfg.Public.Port
+	}
+	fmt.Fprintf(out, `
+No app configured: serving the development app.
+  app id:     %[1]s
+  app key:    %[2]s
+  app secret: %[3]s
+
+Laravel .env:
+  BROADCAST_CONNECTION=reverb
+  REVERB_APP_ID=%[1]s
+  REVERB_APP_KEY=%[2]s
+  REVERB_APP_SECRET=%[3]s
+  REVERB_HOST=%[4]s
+  REVERB_PORT=%[5]d
+  REVERB_SCHEME=%[6]s
+
+Laravel Echo:
+  import Echo from 'laravel-echo';
+  import Pusher from 'pusher-js';
+  window.Pusher = Pusher;
+  window.Echo = new Echo({
+      broadcaster: 'reverb',
+      key: '%[2]s',
+      wsHost: '%[4]s',
+      wsPort: %[5]d,
+      wssPort: %[5]d,
+      forceTLS: %[7]t,
+      enabledTransports: ['ws', 'wss'],
+  });
+
+`, config.DevAppID, config.DevAppKey, config.DevAppSecret, host, port, scheme, scheme == "https")
+}

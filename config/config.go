@@ -1,0 +1,89 @@
+package config
+
+import "time"
+
+// Config is the whole server configuration.
+type Config struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+	// Path is a prefix for every route (Reverb's REVERB_SERVER_PATH).
+	Path string `yaml:"path"`
+	TLS  TLS    `yaml:"tls"`
+	// MaxRequestSize bounds an HTTP API request body in bytes.
+	MaxRequestSize int64 `yaml:"max_request_size"`
+	Debug          bool  `yaml:"debug"`
+
+	// Public is where clients reach the server (REVERB_HOST, REVERB_PORT,
+	// REVERB_SCHEME), used in the client snippet printed at start.
+	Public Public `yaml:"public"`
+
+	Apps []App `yaml:"apps"`
+
+	// DevApp is set when no app was configured and the development app
+	// was added.
+	DevApp bool `yaml:"-"`
+}
+
+// TLS enables wss:// and https:// on the same port.
+type TLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// Public is the address clients use, which differs from the listen address
+// behind a proxy.
+type Public struct {
+	Host   string `yaml:"host"`
+	Port   int    `yaml:"port"`
+	Scheme string `yaml:"scheme"`
+}
+
+// App is one application as configured. Limits left at zero take the
+// server defaults; see apps.App for their meaning.
+type App struct {
+	ID     string `yaml:"id"`
+	Key    string `yaml:"key"`
+	Secret string `yaml:"secret"`
+
+	Disabled              bool     `yaml:"disabled"`
+	AllowedOrigins        []string `yaml:"allowed_origins"`
+	MaxConnections        int      `yaml:"max_connections"`
+	ActivityTimeout       Seconds  `yaml:"activity_timeout"`
+	ClientEvents          string   `yaml:"client_events"`
+	ClientEventRate       int      `yaml:"client_event_rate"`
+	MaxMessageSize        int      `yaml:"max_message_size"`
+	MaxEventSize          int      `yaml:"max_event_size"`
+	MaxChannelsPerEvent   int      `yaml:"max_channels_per_event"`
+	MaxBatchSize          int      `yaml:"max_batch_size"`
+	MaxPresenceMembers    int      `yaml:"max_presence_members"`
+	MaxPresenceMemberSize int      `yaml:"max_presence_member_size"`
+	// UserAuthentication (pusher:signin) is on unless set to false.
+	UserAuthentication *bool   `yaml:"user_authentication"`
+	CacheTTL           Seconds `yaml:"cache_ttl"`
+}
+
+// Seconds is a duration written in YAML and env as a number of seconds.
+type Seconds int
+
+// Duration converts s to a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }
+
+// Defaults of the server itself.
+const (
+	DefaultHost           = "127.0.0.1"
+	DefaultPort           = 8080
+	DefaultMaxRequestSize = 1 << 20
+)
+
+// The development app served when nothing is configured. Its credentials
+// are printed at start and are meant for a laptop, never for production.
+const (
+	DevAppID     = "quaver"
+	DevAppKey    = "quaver-key"
+	DevAppSecret = "quaver-secret"
+)
+
+// Default returns the configuration with nothing set.
+func Default() Config {
+	return Config{Host: DefaultHost, Port: DefaultPort, MaxRequestSize: DefaultMaxRequestSize}
+}

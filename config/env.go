@@ -1,0 +1,123 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// lookup returns the first of the names that is set, so QUAVER_* names win
+// over the REVERB_* names a Laravel app already has.
+func lookup(env map[string]string, names ...string) (string, string, bool) {
+	for _, n := range names {
+		if v, ok := env[n]; ok && v != "" {
+			return n, v, true
+		}
+	}
+	return "", "", false
+}
+
+// envSetter applies one environment setting, reporting bad values by name.
+type envSetter struct {
+	env      map[string]string
+	problems []string
+}
+
+func (s *envSetter) str(dst *string, names ...string) {
+	if _, v, ok := lookup(s.env, names...); ok {
+		*dst = v
+	}
+}
+
+func (s *envSetter) integer(dst *int, names ...string) {
+	if n, v, ok := lookup(s.env, names...); ok {
+		i, err := strconv.Atoi(v)
+		if err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("%s: %q is not a whole number", n, v))
+			return
+		}
+		*dst = i
+	}
+}
+
+func (s *envSetter) boolean(dst *bool, names ...string) {
+	if n, v, ok := lookup(s.env, names...); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			s.problems = append(s.problems, fmt.Sprintf("%s: %q is not true or false", n, v))
+			return
+		}
+		*dst = b
+	}
+}
+
+func (s *envSetter) list(dst *[]string, names ...string) {
+	if _, v, ok := lookup(s.env, names...); ok {
+		var out []string
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+		*dst = out
+	}
+}
+
+// applyEnv reads the server settings and one app from the environment. The
+// app from the environment replaces the file's app with the same id, or is
+// added to the file's apps.
+func applyEnv(cfg *Config, env map[string]string) error {
+	s := &envSetter{env: env}
+	s.str(&cfg.Host, "QUAVER_HOST", "REVERB_SERVER_HOST")
+	s.integer(&cfg.Port, "QUAVER_PORT", "REVERB_SERVER_PORT")
+	s.str(&cfg.Path, "QUAVER_PATH", "REVERB_SERVER_PATH")
+	s.str(&cfg.TLS.Cert, "QUAVER_TLS_CERT")
+	s.str(&cfg.TLS.Key, "QUAVER_TLS_KEY")
+	var maxRequest int
+	s.integer(&maxRequest, "QUAVER_MAX_REQUEST_SIZE", "REVERB_MAX_REQUEST_SIZE")
+	if maxRequest != 0 {
+		cfg.MaxRequestSize = int64(maxRequest)
+	}
+	s.boolean(&cfg.Debug, "QUAVER_DEBUG", "REVERB_DEBUG")
+	s.str(&cfg.Public.Host, "QUAVER_PUBLIC_HOST", "REVERB_HOST")
+	s.integer(&cfg.Public.Port, "QUAVER_PUBLIC_PORT", "REVERB_PORT")
+	s.str(&cfg.Public.Scheme, "QUAVER_PUBLIC_SCHEME", "REVERB_SCHEME")
+
+	var app App
+	s.str(&app.ID, "QUAVER_APP_ID", "REVERB_APP_ID")
+	s.str(&app.Key, "QUAVER_APP_KEY", "REVERB_APP_KEY")
+	s.str(&app.Secret, "QUAVER_APP_SECRET", "REVERB_APP_SECRET")
+	if app.ID != "" || app.Key != "" || app.Secret != "" {
+		var activity, cacheTTL int
+		s.integer(&activity, "QUAVER_APP_ACTIVITY_TIMEOUT", "REVERB_APP_ACTIVITY_TIMEOUT")
+		app.ActivityTimeout = Seconds(activity)
+		s.integer(&app.MaxConnections, "QUAVER_APP_MAX_CONNECTIONS", "REVERB_APP_MAX_CONNECTIONS")
+		s.integer(&app.MaxMessageSize, "QUAVER_APP_MAX_MESSAGE_SIZE", "REVERB_APP_MAX_MESSAGE_SIZE")
+		s.integer(&app.MaxEventSize, "QUAVER_APP_MAX_EVENT_SIZE")
+		s.str(&app.ClientEvents, "QUAVER_APP_CLIENT_EVENTS", "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM")
+		s.integer(&app.ClientEventRate, "QUAVER_APP_CLIENT_EVENT_RATE")
+		s.list(&app.AllowedOrigins, "QUAVER_APP_ALLOWED_ORIGINS", "REVERB_APP_ALLOWED_ORIGINS")
+		s.integer(&cacheTTL, "QUAVER_APP_CACHE_TTL")
+		app.CacheTTL = Seconds(cacheTTL)
+		var userAuth bool
+		if _, _, ok := lookup(env, "QUAVER_APP_USER_AUTHENTICATION"); ok {
+			s.boolean(&userAuth, "QUAVER_APP_USER_AUTHENTICATION")
+			app.UserAuthentication = &userAuth
+		}
+		mergeApp(cfg, app)
+	}
+	if len(s.problems) > 0 {
+		return &Problems{List: s.problems}
+	}
+	return nil
+}
+
+func mergeApp(cfg *Config, app App) {
+	for i := range cfg.Apps {
+		if cfg.Apps[i].ID == app.ID {
+			cfg.Apps[i] = app
+			return
+		}
+	}
+	cfg.Apps = append(cfg.Apps, app)
+}

@@ -1,0 +1,142 @@
+package connection
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/presence"
+	"github.com/quaver-dev/quaver/protocol"
+	"golang.org/x/time/rate"
+)
+
+// Conn is one client connection. It satisfies channels.Subscriber.
+type Conn struct {
+	hub       *Hub
+	app       *apps.App
+	id        string
+	transport Transport
+	log       *slog.Logger
+
+	out outbox
+
+	// receive serialises inbound messages: a WebSocket has one reader, but
+	// HTTP fallback sends may arrive concurrently.
+	receive sync.Mutex
+
+	mu      sync.Mutex // guards the fields below; taken after receive
+	closed  bool
+	subs    []subscription
+	user    *signedInUser
+	limiter *rate.Limiter
+
+	// lastSeen is the hub clock (Unix seconds) of the last inbound message;
+	// pingedAt the clock when a server ping went out unanswered (0: none).
+	lastSeen atomic.Int64
+	pingedAt atomic.Int64
+	once     sync.Once
+}
+
+type subscription struct {
+	channel string
+	member  *presence.Member // set on presence channels
+}
+
+type signedInUser struct {
+	id       string
+	userData string
+}
+
+// SocketID returns the connection's Pusher socket id.
+func (c *Conn) SocketID() string { return c.id }
+
+// App returns the app the connection belongs to.
+func (c *Conn) App() *apps.App { return c.app }
+
+// Open sends pusher:connection_established, the first frame a client
+// receives, once the transport can carry it.
+func (c *Conn) Open() {
+	c.log.Debug("connection opened")
+	c.Send(connectionEstablished(c.id, c.app.ActivityTimeout))
+}
+
+// Send queues f for the client without blocking. It returns false if the
+// connection is closing. A client whose outbox would pass the hard limit is
+// closed with 4100: it reconnects after a back-off instead of holding
+// unbounded memory.
+func (c *Conn) Send(f *protocol.Frame) bool {
+	switch c.out.push(f, c.hub.opts.OutboxLimit) {
+	case pushedWake:
+		c.transport.Wake()
+		return true
+	case pushed:
+		return true
+	case pushOverflow:
+		c.log.Warn("closing slow consumer", "pending_bytes", c.out.pending())
+		go c.CloseWith(protocol.ErrSlowConsumer, false)
+	}
+	return false
+}
+
+// Take hands the transport's writer the next frames to write (at most
+// maxBytes, at least one frame), appended to dst. An empty result with a
+// nil Closing means the outbox is drained and the writer may stop; a
+// non-nil Closing means the transport must send it and end.
+func (c *Conn) Take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *Closing) {
+	return c.out.take(dst, maxBytes)
+}
+
+// Touch records inbound activity (any message, ping or pong) for heartbeats.
+func (c *Conn) Touch() {
+	c.lastSeen.Store(c.hub.clock.Load())
+	c.pingedAt.Store(0)
+}
+
+// CloseWith ends the connection: the client gets err as pusher:error and
+// the close code err.Code. With flush, frames already queued go out first;
+// without, they are dropped (the client is not reading them anyway).
+// Calling it more than once, or after the transport ended, does nothing.
+func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
+	c.end(err.Message, func() {
+		if flush {
+			c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0)
+		}
+		if c.out.close(closingFrom(err), flush) {
+			c.transport.Wake()
+		}
+	})
+}
+
+// TransportClosed tells the connection its transport ended (the peer closed
+// or vanished). Cleanup runs as for any close.
+func (c *Conn) TransportClosed(reason string) {
+	c.end(reason, func() { c.out.close(&Closing{}, false) })
+}
+
+// end runs the one cleanup every way of closing goes through: leave every
+// channel (member_removed on presence channels), drop out of the hub, and
+// finish the transport with finish.
+func (c *Conn) end(reason string, finish func()) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closed = true
+		subs := c.subs
+		c.subs = nil
+		user := c.user
+		c.mu.Unlock()
+
+		finish()
+		ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.CleanupTimeout)
+		defer cancel()
+		for _, s := range subs {
+			c.leave(ctx, s)
+		}
+		if user != nil {
+			c.hub.users.remove(c.app.ID, user.id, c)
+		}
+		c.hub.remove(c)
+		c.log.Debug("connection closed", "reason", reason)
+	})
+}

@@ -1,0 +1,63 @@
+package connection
+
+import (
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// Receive handles one message from the client. Transports call it for each
+// inbound text message; data is not retained after Receive returns.
+func (c *Conn) Receive(data []byte) {
+	c.Touch()
+	c.receive.Lock()
+	defer c.receive.Unlock()
+	if c.isClosed() {
+		return
+	}
+	if len(data) > c.app.MaxMessageSize {
+		c.sendError(protocol.CodeClientEventRejected, "Message is larger than the app's max_message_size", "")
+		return
+	}
+	msg, err := protocol.Decode(data)
+	if err != nil {
+		c.sendError(protocol.CodeReconnect, protocol.ErrInvalidMessage.Message, "")
+		return
+	}
+	switch msg.Event {
+	case protocol.EventPing:
+		c.Send(pongFrame)
+	case protocol.EventPong:
+		// Touch above is all a pong needs.
+	case protocol.EventSubscribe:
+		c.subscribe(msg)
+	case protocol.EventUnsubscribe:
+		c.unsubscribe(msg)
+	case protocol.EventSignin:
+		c.signin(msg)
+	default:
+		switch {
+		case protocol.IsClientEvent(msg.Event):
+			c.clientEvent(msg)
+		case protocol.IsReserved(msg.Event):
+			c.sendError(protocol.CodeReconnect, "Unsupported event "+msg.Event, "")
+		default:
+			c.log.Debug("ignoring event that is neither a protocol nor a client event", "event", msg.Event)
+		}
+	}
+}
+
+// ReceiveBinary handles a binary message, which the JSON protocol does not
+// use: the client gets an error and keeps its connection.
+func (c *Conn) ReceiveBinary() {
+	c.Touch()
+	c.sendError(protocol.CodeReconnect, "Binary messages are not supported", "")
+}
+
+func (c *Conn) sendError(code int, message, channel string) {
+	c.Send(protocol.ErrorFrame(code, message, channel))
+}
+
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}

@@ -1,0 +1,12 @@
+// Package connection is one client connection's life, independent of how it
+// is carried: the Pusher handshake, dispatch of client messages
+// (subscribe, unsubscribe, sign-in, client events, pings), the bounded
+// outbox every frame goes through, heartbeats, and one idempotent close
+// that cleans up everything the connection touched.
+//
+// A Transport carries frames; websocket.go adapts gws. The Hub owns the
+// connections of this node.
+//
+// It imports apps, channels, presence, broadcast, protocol and gws (in
+// websocket.go only).
+package connection

@@ -1,0 +1,128 @@
+package connection
+
+import (
+	"sync"
+
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// outbox is a connection's queue of frames waiting for its transport, counted
+// in bytes. Producers (broadcasts, the connection's own replies) push without
+// blocking; the transport's single writer takes. When the writer finds the
+// queue empty it goes idle, and the next push tells its caller to wake it,
+// so an idle connection costs no goroutine.
+type outbox struct {
+	mu      sync.Mutex // guards every field below
+	frames  []*protocol.Frame
+	head    int
+	bytes   int
+	writing bool
+	closing *Closing
+	// discard is set when the connection closed without flushing: frames
+	// are dropped and only the close remains.
+	discard bool
+}
+
+type pushResult uint8
+
+const (
+	pushed pushResult = iota
+	pushedWake
+	pushRefused // the connection is closing
+	pushOverflow
+)
+
+// push queues f unless the outbox is closing or would exceed limit bytes.
+func (o *outbox) push(f *protocol.Frame, limit int) pushResult {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing != nil {
+		return pushRefused
+	}
+	size := f.Size()
+	if limit > 0 && o.bytes+size > limit && o.bytes > 0 {
+		return pushOverflow
+	}
+	o.frames = append(o.frames, f)
+	o.bytes += size
+	if o.writing {
+		return pushed
+	}
+	o.writing = true
+	return pushedWake
+}
+
+// take moves up to maxBytes of queued frames (at least one frame) into dst.
+// With nothing queued it returns the pending close, if any, or marks the
+// writer idle and returns nothing.
+func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *Closing) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.discard {
+		o.dropLocked()
+	}
+	taken := 0
+	for o.head < len(o.frames) && (taken == 0 || taken+o.frames[o.head].Size() <= maxBytes) {
+		f := o.frames[o.head]
+		o.frames[o.head] = nil
+		o.head++
+		taken += f.Size()
+		dst = append(dst, f)
+	}
+	o.bytes -= taken
+	if o.head == len(o.frames) {
+		o.frames = o.frames[:0]
+		o.head = 0
+		if cap(o.frames) > 256 {
+			o.frames = nil
+		}
+	}
+	if len(dst) > 0 {
+		return dst, nil
+	}
+	if o.closing != nil {
+		c := o.closing
+		o.closing = &Closing{} // handed out once; later takes see an empty close
+		o.discard = true
+		if c.Code == 0 {
+			return nil, nil
+		}
+		return nil, c
+	}
+	o.writing = false
+	return nil, nil
+}
+
+// close records the close to send after the queued frames; with flush false
+// the queued frames are dropped. It reports whether the writer is idle and
+// must be woken to send the close.
+func (o *outbox) close(c *Closing, flush bool) (wake bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closing != nil {
+		return false
+	}
+	o.closing = c
+	if !flush {
+		o.discard = true
+	}
+	if o.writing {
+		return false
+	}
+	o.writing = true
+	return true
+}
+
+func (o *outbox) dropLocked() {
+	clear(o.frames)
+	o.frames = nil
+	o.head = 0
+	o.bytes = 0
+}
+
+// pending returns the queued bytes.
+func (o *outbox) pending() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.bytes
+}

@@ -1,0 +1,30 @@
+package connection
+
+import "github.com/quaver-dev/quaver/protocol"
+
+// Transport carries one connection's frames. The connection calls Wake when
+// its outbox gains frames while no writer is active; the transport then
+// drains the outbox with Conn.Take until Take reports it is empty, and
+// writes what it took, in order. When Take hands back a close, the
+// transport sends it in its own form (a WebSocket close frame, an HTTP
+// fallback "c" line) and ends.
+type Transport interface {
+	// Wake starts (or wakes) the writer. It must not block.
+	Wake()
+	// Abort ends the transport at once, without flushing: the peer is gone
+	// or too slow to be waited for.
+	Abort()
+	// Name identifies the transport in metrics and logs ("ws", ...).
+	Name() string
+}
+
+// Closing is what Take hands back once a connection has been closed and its
+// last frames taken: the code and reason to close the transport with.
+type Closing struct {
+	Code   int
+	Reason string
+}
+
+func closingFrom(err *protocol.Error) *Closing {
+	return &Closing{Code: err.Code, Reason: err.Message}
+}

@@ -1,0 +1,231 @@
+package connection
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// WebSocketOptions configure the WebSocket endpoint.
+type WebSocketOptions struct {
+	// MaxMessageSize bounds an inbound WebSocket message for every app; a
+	// larger one closes the socket with 1009. Apps may set a lower limit,
+	// which is answered with a pusher:error instead. Default 64 KiB.
+	MaxMessageSize int
+	// ReadBufferSize is each connection's read buffer. It is held for the
+	// connection's life, so it is small; larger messages are read through it.
+	// Default 512 bytes.
+	ReadBufferSize int
+}
+
+// WebSocket serves /app/{key}: it checks the handshake as Pusher does,
+// upgrades with gws and runs the connection over it.
+type WebSocket struct {
+	hub      *Hub
+	upgrader *gws.Upgrader
+}
+
+// NewWebSocket returns the WebSocket endpoint for the hub's connections.
+func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
+	if o.MaxMessageSize == 0 {
+		o.MaxMessageSize = 64 << 10
+	}
+	if o.ReadBufferSize == 0 {
+		o.ReadBufferSize = 512
+	}
+	w := &WebSocket{hub: h}
+	w.upgrader = gws.NewUpgrader(wsEvents{}, &gws.ServerOption{
+		ReadMaxPayloadSize: o.MaxMessageSize,
+		ReadBufferSize:     o.ReadBufferSize,
+		CheckUtf8Enabled:   true,
+		HandshakeTimeout:   5 * time.Second,
+		NewSession:         func() gws.SessionStorage { return new(wsSession) },
+		Logger:             gwsLogger{h},
+	})
+	return w
+}
+
+// ServeHTTP upgrades the request. The app key is the last path element, so
+// the handler can be mounted under any prefix. Handshake failures are sent
+// the way pusher-js expects them: a pusher:error frame, then a close with
+// the same code.
+func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	app, failure := w.check(r)
+	socket, err := w.upgrader.Upgrade(rw, r)
+	if err != nil {
+		return // gws has answered with 400
+	}
+	t := &wsTransport{socket: socket, net: socket.NetConn(), writeTimeout: w.hub.opts.WriteTimeout}
+	if failure == nil {
+		t.conn, failure = w.hub.Admit(app, t)
+	}
+	if failure != nil {
+		_ = t.net.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = socket.WriteString(string(protocol.ErrorFrame(failure.Code, failure.Message, "").JSON))
+		_ = socket.WriteClose(uint16(failure.Code), []byte(failure.Message))
+		return
+	}
+	socket.Session().(*wsSession).transport = t
+	t.conn.Open()
+	go socket.ReadLoop()
+}
+
+// check validates the handshake request: protocol version, app, origin.
+func (w *WebSocket) check(r *http.Request) (*apps.App, *protocol.Error) {
+	if v := r.URL.Query().Get("protocol"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, protocol.ErrInvalidVersion
+		}
+		if n < 5 || n > 7 {
+			return nil, protocol.ErrUnsupportedProtocol
+		}
+	}
+	app, err := w.hub.opts.Apps.ByKey(r.Context(), path.Base(r.URL.Path))
+	if err != nil {
+		return nil, protocol.ErrAppNotFound
+	}
+	if app.Disabled {
+		return nil, protocol.ErrAppDisabled
+	}
+	if !app.OriginAllowed(r.Header.Get("Origin")) {
+		return nil, protocol.ErrOriginNotAllowed
+	}
+	return app, nil
+}
+
+// wsTransport writes a connection's frames to its socket. Frames are framed
+// here rather than by gws so that a whole batch leaves in one write; gws
+// still reads, answers control frames and sends the close frame, each with
+// a single Write that cannot interleave with ours.
+type wsTransport struct {
+	socket       *gws.Conn
+	net          net.Conn
+	conn         *Conn
+	writeTimeout time.Duration
+}
+
+func (t *wsTransport) Name() string { return "ws" }
+
+func (t *wsTransport) Wake() { go t.flush() }
+
+func (t *wsTransport) Abort() { _ = t.net.Close() }
+
+// maxBatch bounds the bytes gathered into one write.
+const maxBatch = 64 << 10
+
+var batchPool = sync.Pool{New: func() any { return new(writeBatch) }}
+
+type writeBatch struct {
+	frames []*protocol.Frame
+	buf    []byte
+}
+
+// flush drains the outbox; it runs in its own goroutine only while there is
+// something to write, so an idle connection has no writer goroutine.
+func (t *wsTransport) flush() {
+	b := batchPool.Get().(*writeBatch)
+	defer batchPool.Put(b)
+	for {
+		frames, closing := t.conn.Take(b.frames[:0], maxBatch)
+		b.frames = frames
+		if len(frames) == 0 {
+			if closing != nil {
+				_ = t.net.SetWriteDeadline(time.Now().Add(time.Second))
+				_ = t.socket.WriteClose(uint16(closing.Code), []byte(closing.Reason))
+			}
+			return
+		}
+		buf := b.buf[:0]
+		for _, f := range frames {
+			buf = appendTextFrame(buf, f.JSON)
+		}
+		clear(frames)
+		if cap(buf) <= 4*maxBatch {
+			b.buf = buf
+		}
+		_ = t.net.SetWriteDeadline(time.Now().Add(t.writeTimeout))
+		if _, err := t.net.Write(buf); err != nil {
+			_ = t.net.Close()
+			t.conn.TransportClosed("write failed: " + err.Error())
+			return
+		}
+	}
+}
+
+// appendTextFrame appends an unmasked, final WebSocket text frame.
+func appendTextFrame(dst, payload []byte) []byte {
+	n := len(payload)
+	switch {
+	case n < 126:
+		dst = append(dst, 0x81, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0x81, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x81, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, payload...)
+}
+
+// wsSession is the per-socket storage gws keeps; it holds only the
+// transport, instead of gws's default map.
+type wsSession struct{ transport *wsTransport }
+
+func (s *wsSession) Len() int                     { return 0 }
+func (s *wsSession) Load(string) (any, bool)      { return nil, false }
+func (s *wsSession) Delete(string)                {}
+func (s *wsSession) Store(string, any)            {}
+func (s *wsSession) Range(func(string, any) bool) {}
+func transportOf(socket *gws.Conn) *wsTransport   { return socket.Session().(*wsSession).transport }
+
+// wsEvents routes gws callbacks to the socket's connection.
+type wsEvents struct{}
+
+func (wsEvents) OnOpen(*gws.Conn) {}
+
+func (wsEvents) OnClose(socket *gws.Conn, err error) {
+	if t := transportOf(socket); t != nil {
+		t.conn.TransportClosed(err.Error())
+	}
+}
+
+func (wsEvents) OnPing(socket *gws.Conn, payload []byte) {
+	_ = socket.WritePong(payload)
+	if t := transportOf(socket); t != nil {
+		t.conn.Touch()
+	}
+}
+
+func (wsEvents) OnPong(socket *gws.Conn, _ []byte) {
+	if t := transportOf(socket); t != nil {
+		t.conn.Touch()
+	}
+}
+
+func (wsEvents) OnMessage(socket *gws.Conn, message *gws.Message) {
+	defer message.Close()
+	t := transportOf(socket)
+	if t == nil {
+		return
+	}
+	if message.Opcode == gws.OpcodeBinary {
+		t.conn.ReceiveBinary()
+		return
+	}
+	t.conn.Receive(message.Bytes())
+}
+
+// gwsLogger sends gws's own errors to the hub's logger.
+type gwsLogger struct{ h *Hub }
+
+func (l gwsLogger) Error(v ...any) {
+	l.h.opts.Logger.Warn("websocket", "detail", fmt.Sprint(v...))
+}

@@ -1,0 +1,111 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/broadcast"
+	"github.com/quaver-dev/quaver/presence"
+)
+
+// Options configure the API.
+type Options struct {
+	Apps      apps.Store
+	Publisher *broadcast.Publisher
+	Presence  presence.Store
+	State     State
+	Health    Health
+	Logger    *slog.Logger
+	// MaxRequestSize bounds a request body. Default 1 MiB; each event's
+	// data is also bounded by its app's MaxEventSize.
+	MaxRequestSize int64
+	// PathPrefix is stripped from the path before signatures are checked,
+	// when the API is mounted below a prefix.
+	PathPrefix string
+	// Now is the clock for timestamp checks; default time.Now.
+	Now func() time.Time
+}
+
+// API is the Pusher HTTP API.
+type API struct {
+	opts   Options
+	router chi.Router
+}
+
+// New builds the API's routes.
+func New(o Options) *API {
+	if o.MaxRequestSize == 0 {
+		o.MaxRequestSize = 1 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &API{opts: o}
+	r := chi.NewRouter()
+	r.Get("/up", a.up)
+	r.Route("/apps/{appID}", func(r chi.Router) {
+		r.Use(a.authenticate)
+		r.Post("/events", a.triggerEvent)
+		r.Post("/batch_events", a.triggerBatch)
+		r.Get("/channels", a.listChannels)
+		r.Get("/channels/{channel}", a.showChannel)
+		r.Get("/channels/{channel}/users", a.listUsers)
+		r.Get("/connections", a.connections)
+		r.Post("/users/{userID}/terminate_connections", a.terminate)
+	})
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, &apiError{http.StatusNotFound, "Not found"})
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, &apiError{http.StatusMethodNotAllowed, "Method not allowed"})
+	})
+	a.router = r
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+// up answers load balancers and Reverb's health check, unsigned. It is 200
+// while the node serves its local clients; a dependency that is down (Redis)
+// is reported but does not fail the check, because local delivery goes on.
+func (a *API) up(w http.ResponseWriter, r *http.Request) {
+	body := map[string]any{"health": "OK"}
+	if a.opts.Health != nil {
+		for k, v := range a.opts.Health.Health(r.Context()) {
+			body[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (a *API) connections(w http.ResponseWriter, r *http.Request) {
+	s := signedFrom(r.Context())
+	n, err := a.opts.State.Connections(r.Context(), s.app.ID)
+	if err != nil {
+		a.stateError(w, r.Context(), err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"connections": n})
+}
+
+func (a *API) terminate(w http.ResponseWriter, r *http.Request) {
+	s := signedFrom(r.Context())
+	if err := a.opts.State.Terminate(r.Context(), s.app.ID, chi.URLParam(r, "userID")); err != nil {
+		a.stateError(w, r.Context(), err)
+		return
+	}
+	writeEmpty(w)
+}
+
+func (a *API) stateError(w http.ResponseWriter, ctx context.Context, err error) {
+	a.opts.Logger.ErrorContext(ctx, "http api: reading channel state", "err", err)
+	writeError(w, unavailable("Channel state is unavailable, try again"))
+}

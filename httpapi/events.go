@@ -1,0 +1,208 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/broadcast"
+	"github.com/quaver-dev/quaver/channels"
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// maxEventNameLength bounds event names, as in the Pusher SDKs.
+const maxEventNameLength = 200
+
+var socketIDPattern = regexp.MustCompile(`^\d+\.\d+$`)
+
+// event is one event of a trigger or batch request. Data is kept raw so that
+// a non-string data is reported instead of silently re-encoded.
+type event struct {
+	Name     string          `json:"name"`
+	Data     json.RawMessage `json:"data"`
+	Channels []string        `json:"channels"`
+	Channel  string          `json:"channel"`
+	SocketID string          `json:"socket_id"`
+	Info     string          `json:"info"`
+}
+
+// validated is an event ready to publish.
+type validated struct {
+	name     string
+	data     string
+	channels []string
+	except   string
+	info     string
+}
+
+func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
+	s := signedFrom(r.Context())
+	var ev event
+	if err := json.Unmarshal(s.body, &ev); err != nil {
+		writeError(w, badRequest("Request body must be a JSON object"))
+		return
+	}
+	v, failure := validate(s.app, ev, s.app.MaxChannelsPerEvent)
+	if failure != nil {
+		writeError(w, failure)
+		return
+	}
+	if failure := a.publish(r.Context(), s.app, v); failure != nil {
+		writeError(w, failure)
+		return
+	}
+	if v.info == "" {
+		writeEmpty(w)
+		return
+	}
+	infos := make(map[string]map[string]int, len(v.channels))
+	for _, ch := range v.channels {
+		info, err := a.channelInfo(r.Context(), s.app.ID, ch, v.info)
+		if err != nil {
+			a.stateError(w, r.Context(), err)
+			return
+		}
+		infos[ch] = info
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"channels": infos})
+}
+
+func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
+	s := signedFrom(r.Context())
+	var req struct {
+		Batch []event `json:"batch"`
+	}
+	if err := json.Unmarshal(s.body, &req); err != nil {
+		writeError(w, badRequest("Request body must be a JSON object with a batch array"))
+		return
+	}
+	if len(req.Batch) == 0 {
+		writeError(w, badRequest("batch must hold at least one event"))
+		return
+	}
+	if len(req.Batch) > s.app.MaxBatchSize {
+		writeError(w, badRequest("batch holds more than "+strconv.Itoa(s.app.MaxBatchSize)+" events"))
+		return
+	}
+	// Validate the whole batch before publishing any of it, so a bad item
+	// does not leave half a batch delivered.
+	items := make([]validated, len(req.Batch))
+	withInfo := false
+	for i, ev := range req.Batch {
+		if len(ev.Channels) > 0 {
+			writeError(w, badRequest("batch item "+strconv.Itoa(i)+": use channel, not channels"))
+			return
+		}
+		v, failure := validate(s.app, ev, 1)
+		if failure != nil {
+			failure.Message = "batch item " + strconv.Itoa(i) + ": " + failure.Message
+			writeError(w, failure)
+			return
+		}
+		items[i] = v
+		withInfo = withInfo || v.info != ""
+	}
+	for _, v := range items {
+		if failure := a.publish(r.Context(), s.app, v); failure != nil {
+			writeError(w, failure)
+			return
+		}
+	}
+	if !withInfo {
+		writeEmpty(w)
+		return
+	}
+	out := make([]map[string]int, len(items))
+	for i, v := range items {
+		out[i] = map[string]int{}
+		if v.info == "" {
+			continue
+		}
+		info, err := a.channelInfo(r.Context(), s.app.ID, v.channels[0], v.info)
+		if err != nil {
+			a.stateError(w, r.Context(), err)
+			return
+		}
+		out[i] = info
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"batch": out})
+}
+
+// validate applies the Pusher rules and the app's limits to one event.
+func validate(app *apps.App, ev event, maxChannels int) (validated, *apiError) {
+	v := validated{name: ev.Name, except: ev.SocketID, info: ev.Info, channels: ev.Channels}
+	if ev.Channel != "" {
+		v.channels = append(v.channels, ev.Channel)
+	}
+	switch {
+	case ev.Name == "":
+		return v, badRequest("name is required")
+	case len(ev.Name) > maxEventNameLength:
+		return v, badRequest("name is longer than 200 characters")
+	case protocol.IsReserved(ev.Name):
+		return v, badRequest("name may not start with pusher: or pusher_internal:")
+	case len(v.channels) == 0:
+		return v, badRequest("channels is required")
+	case len(v.channels) > maxChannels:
+		return v, badRequest("channels holds more than " + strconv.Itoa(maxChannels) + " channels")
+	case ev.SocketID != "" && !socketIDPattern.MatchString(ev.SocketID):
+		return v, badRequest("socket_id must look like 123.456")
+	}
+	if len(ev.Data) == 0 || ev.Data[0] != '"' {
+		return v, badRequest("data must be a string (JSON-encode objects before sending)")
+	}
+	if err := json.Unmarshal(ev.Data, &v.data); err != nil {
+		return v, badRequest("data must be a string")
+	}
+	if len(v.data) > app.MaxEventSize {
+		return v, tooLarge("data is larger than the app's limit of " + strconv.Itoa(app.MaxEventSize) + " bytes")
+	}
+	for _, ch := range v.channels {
+		if err := channels.Validate(ch); err != nil {
+			return v, badRequest("channel " + strconv.Quote(ch) + ": " + err.Error())
+		}
+	}
+	return v, nil
+}
+
+func (a *API) publish(ctx context.Context, app *apps.App, v validated) *apiError {
+	for _, ch := range v.channels {
+		f := protocol.NewFrame(v.name, ch, v.data, protocol.DataString, "")
+		err := a.opts.Publisher.Publish(ctx, broadcast.Event{App: app.ID, Frame: f, Except: v.except, CacheTTL: app.CacheTTL})
+		if err != nil {
+			a.opts.Logger.ErrorContext(ctx, "http api: publishing", "app", app.ID, "channel", ch, "err", err)
+			return unavailable("Event was delivered on this node only: " + err.Error())
+		}
+	}
+	return nil
+}
+
+// channelInfo answers info=user_count,subscription_count for one channel;
+// user_count is only meaningful on presence channels.
+func (a *API) channelInfo(ctx context.Context, app, ch, info string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, attr := range strings.Split(info, ",") {
+		switch strings.TrimSpace(attr) {
+		case "subscription_count":
+			n, err := a.opts.State.SubscriptionCount(ctx, app, ch)
+			if err != nil {
+				return nil, err
+			}
+			out["subscription_count"] = n
+		case "user_count":
+			if channels.Classify(ch).Kind != channels.Presence {
+				continue
+			}
+			n, err := a.opts.Presence.Count(ctx, app, ch)
+			if err != nil {
+				return nil, err
+			}
+			out["user_count"] = n
+		}
+	}
+	return out, nil
+}
