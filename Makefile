@@ -1,0 +1,54 @@
+# Quaver: `make run` serves a development app, `make test` runs every test.
+GO       ?= go
+BIN      := bin/quaver
+VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/quaver-dev/quaver/cmd.Version=$(VERSION)
+FUZZTIME ?= 30s
+
+.PHONY: run build test test-deps vet fuzz bench cover lint golden tidy clean
+
+run: build
+	./$(BIN) start
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/quaver
+
+# Everything, with the race detector, against real Redis, HAProxy, nginx,
+# Chromium and the real npm clients, which test-deps installs when missing.
+test: test-deps vet
+	$(GO) test -race -timeout 14m ./...
+
+test-deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+
+# Each fuzz target for FUZZTIME (go test runs one target at a time).
+fuzz:
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshalFrame$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzAppendQuoted$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzVerifyAuth$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./channels -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+cover:
+	$(GO) test -coverprofile=coverage.out ./...
+	$(GO) tool cover -func=coverage.out | tail -1
+
+golden:
+	$(GO) test ./... -run Golden -update
+
+lint: vet
+	$(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@latest run ./...
+
+tidy:
+	$(GO) mod tidy
+
+clean:
+	rm -rf bin coverage.out
