@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// Compression negotiates permessage-deflate.
 	Compression bool
+	// TLSConfig is used for wss:// URLs (e.g. to trust a private CA); nil
+	// means the system roots.
+	TLSConfig *tls.Config
 }
 
 // Client is one connection.
@@ -107,6 +111,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		HandshakeTimeout:   o.HandshakeTimeout,
 		PermessageDeflate:  gws.PermessageDeflate{Enabled: o.Compression},
 		ReadMaxPayloadSize: 64 << 20,
+		TlsConfig:          o.TLSConfig.Clone(), // gws sets ServerName on it
 	})
 	if err != nil {
 		if resp != nil {
