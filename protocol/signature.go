@@ -25,16 +25,18 @@ func Sign(secret, message string) string {
 	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// ValidSignature reports, in constant time, whether signature is the hex
-// HMAC-SHA256 of message under secret.
+// ValidSignature reports, in constant time, whether signature is the
+// lowercase hex HMAC-SHA256 of message under secret. Uppercase hex is
+// refused, as Reverb and Soketi refuse it: every SDK signs in lowercase.
 func ValidSignature(secret, message, signature string) bool {
-	given, err := hex.DecodeString(signature)
-	if err != nil || len(given) != sha256.Size {
+	if len(signature) != hex.EncodedLen(sha256.Size) {
 		return false
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(message))
-	return hmac.Equal(mac.Sum(nil), given)
+	var want [2 * sha256.Size]byte
+	hex.Encode(want[:], mac.Sum(nil))
+	return hmac.Equal(want[:], []byte(signature))
 }
 
 // ChannelAuthMessage is the string signed for a private, encrypted or
@@ -53,12 +55,14 @@ func UserAuthMessage(socketID, userData string) string {
 }
 
 // VerifyAuth checks an auth value "key:signature" against the app's key and
-// secret for message.
+// secret for message. It splits at the last colon: a hex signature has
+// none, while an app key may.
 func VerifyAuth(key, secret, auth, message string) error {
-	authKey, signature, ok := strings.Cut(auth, ":")
-	if !ok {
+	i := strings.LastIndexByte(auth, ':')
+	if i < 0 {
 		return ErrAuthFormat
 	}
+	authKey, signature := auth[:i], auth[i+1:]
 	if authKey != key {
 		return ErrAuthKey
 	}
