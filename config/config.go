@@ -12,6 +12,10 @@ type Config struct {
 	// MaxRequestSize bounds an HTTP API request body in bytes.
 	MaxRequestSize int64 `yaml:"max_request_size"`
 	Debug          bool  `yaml:"debug"`
+	// PongTimeout is how long a connection that was pinged after its app's
+	// activity timeout may stay silent before it is closed with 4201.
+	// Zero means the connection package's default (15 s).
+	PongTimeout Seconds `yaml:"pong_timeout"`
 
 	// Public is where clients reach the server (REVERB_HOST, REVERB_PORT,
 	// REVERB_SCHEME), used in the client snippet printed at start.

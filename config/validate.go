@@ -42,6 +42,9 @@ func (cfg *Config) Validate() error {
 	if cfg.MaxRequestSize < 1024 {
 		add("max_request_size: %d is below 1024 bytes", cfg.MaxRequestSize)
 	}
+	if cfg.PongTimeout < 0 {
+		add("pong_timeout: %d must not be negative", cfg.PongTimeout)
+	}
 	if len(cfg.Apps) == 0 {
 		add("apps: at least one app is required")
 	}

@@ -49,11 +49,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s.registry = channels.NewRegistry(brokerHook{s.broker})
 	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Logger: log})
 	s.hub = connection.NewHub(connection.Options{
-		Apps:      store,
-		Registry:  s.registry,
-		Presence:  s.presence,
-		Publisher: s.publisher,
-		Logger:    log,
+		Apps:        store,
+		Registry:    s.registry,
+		Presence:    s.presence,
+		Publisher:   s.publisher,
+		Logger:      log,
+		PongTimeout: cfg.PongTimeout.Duration(),
 	})
 	maxMessage := 0
 	for _, a := range appsFrom(cfg.Apps) {
