@@ -9,12 +9,17 @@ import (
 	"time"
 )
 
+// certificateCheckInterval is how often, at most, the certificate files'
+// modification times are checked.
+const certificateCheckInterval = 5 * time.Second
+
 // certificateReloader serves a certificate from files and picks up renewed
 // files (certbot, cert-manager) without a restart. It checks the files'
-// modification times at most every few seconds.
+// modification times at most every checkInterval.
 type certificateReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
+	checkInterval     time.Duration
 
 	mu      sync.Mutex
 	cert    *tls.Certificate
@@ -23,7 +28,7 @@ type certificateReloader struct {
 }
 
 func newCertificateReloader(certFile, keyFile string, log *slog.Logger) (*certificateReloader, error) {
-	r := &certificateReloader{certFile: certFile, keyFile: keyFile, log: log}
+	r := &certificateReloader{certFile: certFile, keyFile: keyFile, log: log, checkInterval: certificateCheckInterval}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
@@ -31,12 +36,15 @@ func newCertificateReloader(certFile, keyFile string, log *slog.Logger) (*certif
 }
 
 func (r *certificateReloader) load() error {
+	// Stat before reading: files replaced in between are newer than the
+	// recorded time and are loaded at the next check.
+	modTime := r.latestModTime()
 	cert, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
 	r.cert = &cert
-	r.modTime = r.latestModTime()
+	r.modTime = modTime
 	return nil
 }
 
@@ -53,7 +61,7 @@ func (r *certificateReloader) latestModTime() time.Time {
 func (r *certificateReloader) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now := time.Now(); now.Sub(r.checked) > 5*time.Second {
+	if now := time.Now(); now.Sub(r.checked) >= r.checkInterval {
 		r.checked = now
 		if r.latestModTime().After(r.modTime) {
 			if err := r.load(); err != nil {
