@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -98,7 +99,7 @@ func (a *API) connections(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) terminate(w http.ResponseWriter, r *http.Request) {
 	s := signedFrom(r.Context())
-	if err := a.opts.State.Terminate(r.Context(), s.app.ID, chi.URLParam(r, "userID")); err != nil {
+	if err := a.opts.State.Terminate(r.Context(), s.app.ID, pathParam(r, "userID")); err != nil {
 		a.stateError(w, r.Context(), err)
 		return
 	}
@@ -108,4 +109,21 @@ func (a *API) terminate(w http.ResponseWriter, r *http.Request) {
 func (a *API) stateError(w http.ResponseWriter, ctx context.Context, err error) {
 	a.opts.Logger.ErrorContext(ctx, "http api: reading channel state", "err", err)
 	writeError(w, unavailable("Channel state is unavailable, try again"))
+}
+
+// pathParam returns a route parameter percent-decoded. chi matches against
+// r.URL.RawPath when net/url kept one (the client escaped differently than
+// net/url would: %2F, lowercase hex, an escaped letter) and its parameters
+// are then still escaped; otherwise they come from the decoded r.URL.Path.
+// The signature is checked over the decoded path, so handlers must see the
+// same decoded values.
+func pathParam(r *http.Request, name string) string {
+	v := chi.URLParam(r, name)
+	if r.URL.RawPath == "" {
+		return v
+	}
+	if decoded, err := url.PathUnescape(v); err == nil {
+		return decoded
+	}
+	return v
 }

@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/quaver-dev/quaver/channels"
 )
 
@@ -50,7 +49,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) showChannel(w http.ResponseWriter, r *http.Request) {
 	s := signedFrom(r.Context())
-	ch := chi.URLParam(r, "channel")
+	ch := pathParam(r, "channel")
 	if err := channels.Validate(ch); err != nil {
 		writeError(w, badRequest(err.Error()))
 		return
@@ -74,7 +73,7 @@ func (a *API) showChannel(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 	s := signedFrom(r.Context())
-	ch := chi.URLParam(r, "channel")
+	ch := pathParam(r, "channel")
 	if channels.Classify(ch).Kind != channels.Presence || channels.Validate(ch) != nil {
 		writeError(w, badRequest("users are only listed for presence channels"))
 		return

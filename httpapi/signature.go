@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -37,7 +36,7 @@ func signedFrom(ctx context.Context) *signed { return ctx.Value(contextKey{}).(*
 // sorted query, compared in constant time.
 func (a *API) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		app, err := a.opts.Apps.ByID(r.Context(), chi.URLParam(r, "appID"))
+		app, err := a.opts.Apps.ByID(r.Context(), pathParam(r, "appID"))
 		if err != nil {
 			writeError(w, &apiError{http.StatusNotFound, "Unknown app id"})
 			return
