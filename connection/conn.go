@@ -100,10 +100,13 @@ func (c *Conn) Touch() {
 // Calling it more than once, or after the transport ended, does nothing.
 func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
 	c.end(err.Message, func() {
+		// Pushing the error to an idle writer claims the writer, and then
+		// close sees it busy: whoever gets pushedWake or wake must wake it.
+		wake := false
 		if flush {
-			c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0)
+			wake = c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0) == pushedWake
 		}
-		if c.out.close(closingFrom(err), flush) {
+		if c.out.close(closingFrom(err), flush) || wake {
 			c.transport.Wake()
 		}
 	})

@@ -71,18 +71,27 @@ func (r Report) Field(name string, v any) error {
 	return json.Unmarshal(raw, v)
 }
 
-// ErrorCode returns data.code of an error report (a pusher:error or a close
-// code as pusher-js reports it), or 0.
+// ErrorCode returns the Pusher code of an error report, or 0. pusher-js
+// reports a pusher:error or a close code as {type: "PusherError", data:
+// {code}}, and a refused handshake wrapped in {type: "WebSocketError",
+// error: {...}}.
 func (r Report) ErrorCode() int {
-	var e struct {
+	type pusherError struct {
 		Data struct {
 			Code int `json:"code"`
 		} `json:"data"`
 	}
+	var e struct {
+		pusherError
+		Error pusherError `json:"error"`
+	}
 	if json.Unmarshal(r.Error, &e) != nil {
 		return 0
 	}
-	return e.Data.Code
+	if e.Data.Code != 0 {
+		return e.Data.Code
+	}
+	return e.Error.Data.Code
 }
 
 // ErrorText returns the error of a failed reply.
@@ -333,6 +342,20 @@ func (d *Driver) waitFrom(from int, timeout time.Duration, what string, match fu
 			return Report{}
 		}
 	}
+}
+
+// WaitN waits until n reports since the driver started match, and
+// returns them.
+func (d *Driver) WaitN(n int, what string, match func(Report) bool) []Report {
+	d.t.Helper()
+	var seen []Report
+	d.waitFrom(0, DefaultTimeout, what, func(r Report) bool {
+		if match(r) {
+			seen = append(seen, r)
+		}
+		return len(seen) >= n
+	})
+	return seen
 }
 
 // Never fails the test if a matching report, received at any time since

@@ -76,3 +76,10 @@ func (r Report) DataString() string {
 
 // DecodeData unmarshals Data into v.
 func (r Report) DecodeData(v any) error { return json.Unmarshal(r.Data, v) }
+
+// Text returns a top-level string field of the report, or "".
+func (r Report) Text(name string) string {
+	var s string
+	_ = r.Field(name, &s)
+	return s
+}
