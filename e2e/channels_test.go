@@ -64,7 +64,9 @@ func TestPublicChannel(t *testing.T) {
 	h.d.Call("unsubscribe", args{"client": "js", "channel": "orders"})
 	h.d.Call("echoLeave", args{"client": "echo-reverb", "channel": "orders"})
 	eventually(t, "only echo-pusher left on orders", func() bool {
-		var info struct{ SubscriptionCount int `json:"subscription_count"` }
+		var info struct {
+			SubscriptionCount int `json:"subscription_count"`
+		}
 		h.ok("sdk.get", args{"path": "/channels/orders", "params": args{"info": "subscription_count"}}, &info)
 		return info.SubscriptionCount == 1
 	})
