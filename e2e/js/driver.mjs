@@ -378,11 +378,15 @@ const commands = {
     ch.bind(event, (data, metadata) => emit({ type: 'bound', client, channel, event, data: safe(data), metadata: safe(metadata) || {} }));
     return {};
   },
-  trigger({ client, channel, event, data }) {
+  // trigger sends a client event on a subscribed channel, times times in
+  // one go (default once).
+  trigger({ client, channel, event, data, times }) {
     const c = clientNamed(client);
     const ch = c.pusher.channel(channel);
     if (!ch) throw new Error(`client ${client} has no channel ${channel}`);
-    return { sent: ch.trigger(event, data) };
+    let sent = 0;
+    for (let i = 0; i < (times || 1); i++) if (ch.trigger(event, data)) sent++;
+    return { sent };
   },
   // sendEvent is pusher.send_event: any frame, subscribed or not.
   sendEvent({ client, event, data, channel }) {
@@ -413,9 +417,9 @@ const commands = {
     ch.listenForWhisper(event, (data, metadata) => emit({ type: 'whisper', client, channel: ch.name, event, data: safe(data), metadata: safe(metadata) || {} }));
     return { channel: ch.name };
   },
-  echoWhisper({ client, kind, channel, event, data }) {
+  echoWhisper({ client, kind, channel, event, data, times }) {
     const ch = echoChannel(clientNamed(client), kind, channel);
-    ch.whisper(event, data);
+    for (let i = 0; i < (times || 1); i++) ch.whisper(event, times ? { ...data, n: i } : data);
     return { channel: ch.name };
   },
   echoLeave({ client, channel }) {
