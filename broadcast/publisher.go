@@ -2,8 +2,8 @@ package broadcast
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/quaver-dev/quaver/channels"
@@ -18,6 +18,8 @@ type Publisher struct {
 	broker   scaling.Broker
 	cache    Cache
 	log      *slog.Logger
+
+	lastErrorLog atomic.Int64 // Unix nanoseconds
 }
 
 // Options configure a Publisher. Broker and Cache default to their
@@ -56,30 +58,48 @@ type Event struct {
 }
 
 // Publish delivers ev to local subscribers at once and sends it to the
-// other nodes. Local delivery never blocks; the returned error is about
-// the cache or the other nodes only, and local subscribers have the event
-// either way.
-func (p *Publisher) Publish(ctx context.Context, ev Event) error {
+// other nodes. Local delivery cannot fail and never blocks. When Redis
+// fails, the event still reaches this node's subscribers: the failure is
+// logged (at most once per errorLogInterval) and counted by the broker,
+// and not returned, because retrying would repeat the local delivery
+// while Redis is still away.
+func (p *Publisher) Publish(ctx context.Context, ev Event) {
 	f := ev.Frame
 	var payload []byte
 	_, single := p.broker.(scaling.Local)
-	if ev.CacheTTL > 0 || !single {
+	cache := ev.CacheTTL > 0 && channels.Classify(f.Channel).Cache
+	if cache || !single {
 		payload = protocol.MarshalFrame(f, ev.Except)
 	}
-	var cacheErr error
-	if ev.CacheTTL > 0 && channels.Classify(f.Channel).Cache {
-		cacheErr = p.cache.Put(ctx, ev.App, f.Channel, payload, ev.CacheTTL)
+	if cache {
+		if err := p.cache.Put(ctx, ev.App, f.Channel, payload, ev.CacheTTL); err != nil {
+			p.logError("caching the last event of a cache channel", ev.App, f.Channel, err)
+		}
 	}
 	p.registry.Broadcast(ev.App, f.Channel, f, ev.Except)
 	if !single {
 		if err := p.broker.Publish(ctx, scaling.Envelope{App: ev.App, Channel: f.Channel, Payload: payload}); err != nil {
-			return fmt.Errorf("broadcast: publish to other nodes: %w", err)
+			p.logError("event reached this node only", ev.App, f.Channel, err)
 		}
 	}
-	if cacheErr != nil {
-		return fmt.Errorf("broadcast: cache last event: %w", cacheErr)
+}
+
+// errorLogInterval spaces out repeated error logs during an outage.
+const errorLogInterval = 5 * time.Second
+
+func (p *Publisher) logError(msg, app, channel string, err error) {
+	now := time.Now().UnixNano()
+	last := p.lastErrorLog.Load()
+	if now-last < int64(errorLogInterval) || !p.lastErrorLog.CompareAndSwap(last, now) {
+		return
 	}
-	return nil
+	p.log.Error(msg, "app", app, "channel", channel, "err", err)
+}
+
+// Await returns once events other nodes publish to the channel reach this
+// node (see scaling.Broker.Await).
+func (p *Publisher) Await(ctx context.Context, app, channel string) error {
+	return p.broker.Await(ctx, app, channel)
 }
 
 // Cached returns the last event of a cache channel, or nil.

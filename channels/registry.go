@@ -24,6 +24,12 @@ type Hook interface {
 	Vacated(app, channel string)
 }
 
+// CountHook, when a Hook also implements it, is told a channel's local
+// subscriber count after every change, under the same rules as Hook.
+type CountHook interface {
+	Counted(app, channel string, count int)
+}
+
 const shardCount = 64
 
 // Registry maps (app, channel) to the local subscribers of that channel.
@@ -32,6 +38,7 @@ const shardCount = 64
 type Registry struct {
 	seed   maphash.Seed
 	hook   Hook
+	counts CountHook
 	shards [shardCount]shard
 }
 
@@ -52,6 +59,7 @@ type members struct {
 // NewRegistry returns an empty registry; hook may be nil.
 func NewRegistry(hook Hook) *Registry {
 	r := &Registry{seed: maphash.MakeSeed(), hook: hook}
+	r.counts, _ = hook.(CountHook)
 	for i := range r.shards {
 		r.shards[i].channels = make(map[key]*members)
 	}
@@ -86,6 +94,9 @@ func (r *Registry) Add(app, channel string, s Subscriber) (added bool, count int
 	if len(m.list) == 1 && r.hook != nil {
 		r.hook.Occupied(app, channel)
 	}
+	if r.counts != nil {
+		r.counts.Counted(app, channel, len(m.list))
+	}
 	return true, len(m.list)
 }
 
@@ -118,7 +129,13 @@ func (r *Registry) Remove(app, channel string, s Subscriber) (removed bool, coun
 		if r.hook != nil {
 			r.hook.Vacated(app, channel)
 		}
+		if r.counts != nil {
+			r.counts.Counted(app, channel, 0)
+		}
 		return true, 0
+	}
+	if r.counts != nil {
+		r.counts.Counted(app, channel, len(m.list))
 	}
 	if cap(m.list) > 64 && len(m.list) < cap(m.list)/4 {
 		m.list = append(make([]Subscriber, 0, cap(m.list)/2), m.list...)

@@ -23,6 +23,9 @@ type Config struct {
 
 	Apps []App `yaml:"apps"`
 
+	// Redis, when configured, makes this node one of many that behave as one.
+	Redis Redis `yaml:"redis"`
+
 	// DevApp is set when no app was configured and the development app
 	// was added.
 	DevApp bool `yaml:"-"`
@@ -33,6 +36,26 @@ type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
 }
+
+// Redis configures scaling over Redis. With neither URL nor Cluster set the
+// node runs alone, in memory.
+type Redis struct {
+	// URL is redis://[user:password@]host:port[/db] or rediss:// for TLS.
+	URL string `yaml:"url"`
+	// Cluster lists seed addresses (host:port) of a Redis Cluster; fan-out
+	// then uses sharded pub/sub.
+	Cluster  []string `yaml:"cluster"`
+	Username string   `yaml:"username"`
+	Password string   `yaml:"password"`
+	// Prefix starts every key and channel, so deployments can share a Redis.
+	Prefix string `yaml:"prefix"`
+	// NodeTimeout is how long a node may miss its heartbeats before the
+	// others remove its connections from presence and counts.
+	NodeTimeout Seconds `yaml:"node_timeout"`
+}
+
+// Enabled reports whether Redis scaling is configured.
+func (r Redis) Enabled() bool { return r.URL != "" || len(r.Cluster) > 0 }
 
 // Public is the address clients use, which differs from the listen address
 // behind a proxy.
@@ -77,6 +100,8 @@ const (
 	DefaultHost           = "127.0.0.1"
 	DefaultPort           = 8080
 	DefaultMaxRequestSize = 1 << 20
+	DefaultRedisPrefix    = "quaver"
+	DefaultNodeTimeout    = 10
 )
 
 // The development app served when nothing is configured. Its credentials
@@ -89,5 +114,8 @@ const (
 
 // Default returns the configuration with nothing set.
 func Default() Config {
-	return Config{Host: DefaultHost, Port: DefaultPort, MaxRequestSize: DefaultMaxRequestSize}
+	return Config{
+		Host: DefaultHost, Port: DefaultPort, MaxRequestSize: DefaultMaxRequestSize,
+		Redis: Redis{Prefix: DefaultRedisPrefix, NodeTimeout: DefaultNodeTimeout},
+	}
 }

@@ -83,6 +83,8 @@ func applyEnv(cfg *Config, env map[string]string) error {
 	s.integer(&cfg.Public.Port, "QUAVER_PUBLIC_PORT", "REVERB_PORT")
 	s.str(&cfg.Public.Scheme, "QUAVER_PUBLIC_SCHEME", "REVERB_SCHEME")
 
+	applyRedisEnv(s, &cfg.Redis)
+
 	var app App
 	s.str(&app.ID, "QUAVER_APP_ID", "REVERB_APP_ID")
 	s.str(&app.Key, "QUAVER_APP_KEY", "REVERB_APP_KEY")
@@ -120,4 +122,42 @@ func mergeApp(cfg *Config, app App) {
 		}
 	}
 	cfg.Apps = append(cfg.Apps, app)
+}
+
+// applyRedisEnv reads QUAVER_REDIS_* and, when Reverb's
+// REVERB_SCALING_ENABLED is true, Laravel's REDIS_URL or REDIS_HOST,
+// REDIS_PORT, REDIS_USERNAME, REDIS_PASSWORD and REDIS_DB.
+func applyRedisEnv(s *envSetter, r *Redis) {
+	s.str(&r.URL, "QUAVER_REDIS_URL")
+	s.list(&r.Cluster, "QUAVER_REDIS_CLUSTER")
+	s.str(&r.Prefix, "QUAVER_REDIS_PREFIX")
+	s.str(&r.Username, "QUAVER_REDIS_USERNAME")
+	s.str(&r.Password, "QUAVER_REDIS_PASSWORD")
+	var timeout int
+	s.integer(&timeout, "QUAVER_REDIS_NODE_TIMEOUT")
+	if timeout != 0 {
+		r.NodeTimeout = Seconds(timeout)
+	}
+	var scaling bool
+	s.boolean(&scaling, "REVERB_SCALING_ENABLED")
+	if !scaling || r.Enabled() {
+		return
+	}
+	if _, v, ok := lookup(s.env, "REDIS_URL"); ok {
+		r.URL = v
+	} else {
+		host, port, db := "127.0.0.1", "6379", "0"
+		s.str(&host, "REDIS_HOST")
+		s.str(&port, "REDIS_PORT")
+		s.str(&db, "REDIS_DB")
+		r.URL = "redis://" + host + ":" + port + "/" + db
+	}
+	if r.Username == "" {
+		s.str(&r.Username, "REDIS_USERNAME")
+	}
+	if r.Password == "" {
+		if _, v, ok := lookup(s.env, "REDIS_PASSWORD"); ok && v != "null" {
+			r.Password = v
+		}
+	}
 }

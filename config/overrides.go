@@ -12,6 +12,10 @@ type Overrides struct {
 	AppID     *string
 	AppKey    *string
 	AppSecret *string
+
+	RedisURL     *string
+	RedisCluster *[]string
+	RedisPrefix  *string
 }
 
 // Apply sets every given override on cfg. An app given by flags replaces
@@ -24,6 +28,9 @@ func (o Overrides) Apply(cfg *Config) {
 	set(&cfg.TLS.Cert, o.TLSCert)
 	set(&cfg.TLS.Key, o.TLSKey)
 	set(&cfg.Debug, o.Debug)
+	set(&cfg.Redis.URL, o.RedisURL)
+	set(&cfg.Redis.Cluster, o.RedisCluster)
+	set(&cfg.Redis.Prefix, o.RedisPrefix)
 	if o.AppID == nil && o.AppKey == nil && o.AppSecret == nil {
 		return
 	}

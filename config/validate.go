@@ -45,6 +45,18 @@ func (cfg *Config) Validate() error {
 	if cfg.PongTimeout < 0 {
 		add("pong_timeout: %d must not be negative", cfg.PongTimeout)
 	}
+	if cfg.Redis.URL != "" && len(cfg.Redis.Cluster) > 0 {
+		add("redis: give url or cluster, not both")
+	}
+	if cfg.Redis.URL != "" && !strings.HasPrefix(cfg.Redis.URL, "redis://") && !strings.HasPrefix(cfg.Redis.URL, "rediss://") {
+		add("redis.url: %q must start with redis:// or rediss://", cfg.Redis.URL)
+	}
+	if cfg.Redis.Prefix == "" || strings.ContainsAny(cfg.Redis.Prefix, "{}") {
+		add("redis.prefix: %q must be non-empty and contain no braces", cfg.Redis.Prefix)
+	}
+	if cfg.Redis.NodeTimeout < 2 {
+		add("redis.node_timeout: %d must be at least 2 seconds", cfg.Redis.NodeTimeout)
+	}
 	if len(cfg.Apps) == 0 {
 		add("apps: at least one app is required")
 	}

@@ -32,6 +32,12 @@ type Conn struct {
 	user    *signedInUser
 	limiter *rate.Limiter
 
+	// holding is set while a subscription is in progress; frames for its
+	// channel are then kept in held until the snapshot has been sent.
+	holding atomic.Bool
+	holdMu  sync.Mutex // guards held; taken after mu
+	held    *hold
+
 	// lastSeen is the hub clock (Unix seconds) of the last inbound message;
 	// pingedAt the clock when a server ping went out unanswered (0: none).
 	lastSeen atomic.Int64
@@ -67,6 +73,14 @@ func (c *Conn) Open() {
 // closed with 4100: it reconnects after a back-off instead of holding
 // unbounded memory.
 func (c *Conn) Send(f *protocol.Frame) bool {
+	if c.holding.Load() && f.Channel != "" && c.holdFrame(f) {
+		return true
+	}
+	return c.enqueue(f)
+}
+
+// enqueue puts f in the outbox, bypassing any hold.
+func (c *Conn) enqueue(f *protocol.Frame) bool {
 	switch c.out.push(f, c.hub.opts.OutboxLimit) {
 	case pushedWake:
 		c.transport.Wake()

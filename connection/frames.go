@@ -42,37 +42,12 @@ func presenceSucceeded(channel string, members []presence.Member) *protocol.Fram
 		}
 		data = protocol.AppendQuoted(data, m.UserID)
 		data = append(data, ':')
-		data = appendInfo(data, m.Info)
+		data = protocol.AppendInfo(data, m.Info)
 	}
 	data = append(data, `},"count":`...)
 	data = strconv.AppendInt(data, int64(len(members)), 10)
 	data = append(data, "}}"...)
 	return protocol.NewFrame(protocol.EventSubscriptionSucceeded, channel, string(data), protocol.DataString, "")
-}
-
-func memberAdded(channel string, m presence.Member) *protocol.Frame {
-	data := make([]byte, 0, 32+len(m.UserID)+len(m.Info))
-	data = append(data, `{"user_id":`...)
-	data = protocol.AppendQuoted(data, m.UserID)
-	data = append(data, `,"user_info":`...)
-	data = appendInfo(data, m.Info)
-	data = append(data, '}')
-	return protocol.NewFrame(protocol.EventMemberAdded, channel, string(data), protocol.DataString, "")
-}
-
-func memberRemoved(channel, userID string) *protocol.Frame {
-	data := make([]byte, 0, 16+len(userID))
-	data = append(data, `{"user_id":`...)
-	data = protocol.AppendQuoted(data, userID)
-	data = append(data, '}')
-	return protocol.NewFrame(protocol.EventMemberRemoved, channel, string(data), protocol.DataString, "")
-}
-
-func appendInfo(dst []byte, info string) []byte {
-	if info == "" {
-		return append(dst, "null"...)
-	}
-	return append(dst, info...)
 }
 
 // subscriptionError tells a client why a subscription failed, on the

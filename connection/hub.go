@@ -293,3 +293,19 @@ func (u *userIndex) list(app, user string) []*Conn {
 	}
 	return out
 }
+
+// PresenceEntries lists the presence memberships of every local socket, so
+// that Redis can be made to agree with them after it lost data.
+func (h *Hub) PresenceEntries() []presence.Entry {
+	var out []presence.Entry
+	h.each(func(c *Conn) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, s := range c.subs {
+			if s.member != nil {
+				out = append(out, presence.Entry{App: c.app.ID, Channel: s.channel, SocketID: c.id, Member: *s.member})
+			}
+		}
+	})
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
@@ -55,28 +56,15 @@ func (c *Conn) subscribe(msg protocol.Message) {
 
 	ctx, cancel := c.ioContext()
 	defer cancel()
-	succeeded := subscriptionSucceeded(ch)
 	first := false
 	if member != nil {
 		var failure *protocol.Frame
-		if succeeded, first, failure = c.joinPresence(ctx, ch, *member); failure != nil {
+		if first, failure = c.joinPresence(ctx, ch, *member); failure != nil {
 			c.Send(failure)
 			return
 		}
 	}
-	var cached *protocol.Frame
-	if info.Cache {
-		var err error
-		if cached, err = c.hub.opts.Publisher.Cached(ctx, c.app.ID, ch); err != nil {
-			c.log.Warn("reading cache channel", "channel", ch, "err", err)
-		}
-		if cached == nil {
-			cached = cacheMiss(ch)
-		}
-	}
 
-	// The success frame (and cached event) are queued before the
-	// connection enters the registry, so they precede every live event.
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -87,41 +75,75 @@ func (c *Conn) subscribe(msg protocol.Message) {
 	}
 	if existing == nil {
 		c.subs = append(c.subs, subscription{channel: ch, member: member})
+		if member != nil {
+			c.hub.users.add(c.app.ID, member.UserID, c)
+		}
 	}
-	c.Send(succeeded)
-	if cached != nil {
-		c.Send(cached)
-	}
+	c.startHold(ch)
 	c.hub.opts.Registry.Add(c.app.ID, ch, c)
-	if member != nil && existing == nil {
-		c.hub.users.add(c.app.ID, member.UserID, c)
-	}
 	c.mu.Unlock()
+
+	c.releaseHold(c.snapshot(ctx, ch, info.Cache, member != nil))
 	if first {
-		c.publish(ctx, memberAdded(ch, *member))
+		c.publish(ctx, protocol.MemberAdded(ch, member.UserID, member.Info))
 	}
 }
 
-// joinPresence adds the member and returns the presence success frame and
-// whether the user is new to the channel, or the frame telling the client
-// why it could not join.
-func (c *Conn) joinPresence(ctx context.Context, ch string, m presence.Member) (succeeded *protocol.Frame, first bool, failure *protocol.Frame) {
-	store := c.hub.opts.Presence
-	first, err := store.Join(ctx, c.app.ID, ch, c.id, m, c.app.MaxPresenceMembers)
+// awaitTimeout bounds the wait for other nodes' events to start flowing to
+// this node; past it (Redis down) the subscription succeeds locally.
+const awaitTimeout = 2 * time.Second
+
+// snapshot waits until events from other nodes reach this node, then reads
+// what a new subscriber is told first: subscription_succeeded (with the
+// presence members) and, on cache channels, the cached event or a cache
+// miss. It returns those frames and, on presence channels, the member ids.
+func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) ([]*protocol.Frame, map[string]bool) {
+	awaitCtx, cancel := context.WithTimeout(ctx, awaitTimeout)
+	err := c.hub.opts.Publisher.Await(awaitCtx, c.app.ID, ch)
+	cancel()
+	if err != nil {
+		c.log.Warn("other nodes' events for this channel may be missed", "channel", ch, "err", err)
+	}
+	frames := make([]*protocol.Frame, 0, 2)
+	var ids map[string]bool
+	if isPresence {
+		members, err := c.hub.opts.Presence.Members(ctx, c.app.ID, ch)
+		if err != nil {
+			c.log.Error("presence members", "channel", ch, "err", err)
+		}
+		ids = make(map[string]bool, len(members))
+		for _, m := range members {
+			ids[m.UserID] = true
+		}
+		frames = append(frames, presenceSucceeded(ch, members))
+	} else {
+		frames = append(frames, subscriptionSucceeded(ch))
+	}
+	if cache {
+		cached, err := c.hub.opts.Publisher.Cached(ctx, c.app.ID, ch)
+		if err != nil {
+			c.log.Warn("reading cache channel", "channel", ch, "err", err)
+		}
+		if cached == nil {
+			cached = cacheMiss(ch)
+		}
+		frames = append(frames, cached)
+	}
+	return frames, ids
+}
+
+// joinPresence adds the member and reports whether the user is new to the
+// channel, or returns the frame telling the client why it could not join.
+func (c *Conn) joinPresence(ctx context.Context, ch string, m presence.Member) (first bool, failure *protocol.Frame) {
+	first, err := c.hub.opts.Presence.Join(ctx, c.app.ID, ch, c.id, m, c.app.MaxPresenceMembers)
 	switch {
 	case errors.Is(err, presence.ErrFull):
-		return nil, false, subscriptionError(ch, errTypeLimit, "Presence channel is full", protocol.CodeOverCapacity)
+		return false, subscriptionError(ch, errTypeLimit, "Presence channel is full", protocol.CodeOverCapacity)
 	case err != nil:
 		c.log.Error("presence join", "channel", ch, "err", err)
-		return nil, false, subscriptionError(ch, errTypeLimit, "Presence is unavailable, try again", 503)
+		return false, subscriptionError(ch, errTypeLimit, "Presence is unavailable, try again", 503)
 	}
-	members, err := store.Members(ctx, c.app.ID, ch)
-	if err != nil {
-		c.log.Error("presence members", "channel", ch, "err", err)
-		c.leavePresence(ctx, ch)
-		return nil, false, subscriptionError(ch, errTypeLimit, "Presence is unavailable, try again", 503)
-	}
-	return presenceSucceeded(ch, members), first, nil
+	return first, nil
 }
 
 // authorize checks a subscription's signature and, on presence channels,
@@ -244,15 +266,12 @@ func (c *Conn) leavePresence(ctx context.Context, ch string) {
 		return
 	}
 	if last {
-		c.publish(ctx, memberRemoved(ch, m.UserID))
+		c.publish(ctx, protocol.MemberRemoved(ch, m.UserID))
 	}
 }
 
 func (c *Conn) publish(ctx context.Context, f *protocol.Frame) {
-	err := c.hub.opts.Publisher.Publish(ctx, broadcast.Event{App: c.app.ID, Frame: f, Except: c.id})
-	if err != nil {
-		c.log.Warn("publishing", "event", f.Event, "channel", f.Channel, "err", err)
-	}
+	c.hub.opts.Publisher.Publish(ctx, broadcast.Event{App: c.app.ID, Frame: f, Except: c.id})
 }
 
 func (c *Conn) findLocked(ch string) *subscription {

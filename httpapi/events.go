@@ -51,10 +51,7 @@ func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, failure)
 		return
 	}
-	if failure := a.publish(r.Context(), s.app, v); failure != nil {
-		writeError(w, failure)
-		return
-	}
+	a.publish(r.Context(), s.app, v)
 	if v.info == "" {
 		writeEmpty(w)
 		return
@@ -107,10 +104,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		withInfo = withInfo || v.info != ""
 	}
 	for _, v := range items {
-		if failure := a.publish(r.Context(), s.app, v); failure != nil {
-			writeError(w, failure)
-			return
-		}
+		a.publish(r.Context(), s.app, v)
 	}
 	if !withInfo {
 		writeEmpty(w)
@@ -169,16 +163,11 @@ func validate(app *apps.App, ev event, maxChannels int) (validated, *apiError) {
 	return v, nil
 }
 
-func (a *API) publish(ctx context.Context, app *apps.App, v validated) *apiError {
+func (a *API) publish(ctx context.Context, app *apps.App, v validated) {
 	for _, ch := range v.channels {
 		f := protocol.NewFrame(v.name, ch, v.data, protocol.DataString, "")
-		err := a.opts.Publisher.Publish(ctx, broadcast.Event{App: app.ID, Frame: f, Except: v.except, CacheTTL: app.CacheTTL})
-		if err != nil {
-			a.opts.Logger.ErrorContext(ctx, "http api: publishing", "app", app.ID, "channel", ch, "err", err)
-			return unavailable("Event was delivered on this node only: " + err.Error())
-		}
+		a.opts.Publisher.Publish(ctx, broadcast.Event{App: app.ID, Frame: f, Except: v.except, CacheTTL: app.CacheTTL})
 	}
-	return nil
 }
 
 // channelInfo answers info=user_count,subscription_count for one channel;

@@ -34,3 +34,12 @@ type Store interface {
 	// Count returns the number of distinct users of the channel.
 	Count(ctx context.Context, app, channel string) (int, error)
 }
+
+// Departure is a user who left a presence channel with their last socket.
+type Departure struct{ App, Channel, UserID string }
+
+// Entry is one local socket's membership of a presence channel.
+type Entry struct {
+	App, Channel, SocketID string
+	Member                 Member
+}

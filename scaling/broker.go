@@ -27,6 +27,11 @@ type Broker interface {
 	// background, in call order.
 	Subscribe(app, channel string)
 	Unsubscribe(app, channel string)
+	// Await blocks until envelopes published to the channel from now on
+	// will reach this node (after Subscribe), or ctx ends. A subscriber is
+	// told it is subscribed only after this, so nothing published after
+	// that is missed.
+	Await(ctx context.Context, app, channel string) error
 	// Run delivers envelopes from other nodes to deliver, one at a time,
 	// until ctx ends. It returns ctx's error.
 	Run(ctx context.Context, deliver func(Envelope)) error
@@ -43,6 +48,9 @@ func (Local) Subscribe(string, string) {}
 
 // Unsubscribe implements Broker.
 func (Local) Unsubscribe(string, string) {}
+
+// Await implements Broker: local delivery needs no waiting.
+func (Local) Await(context.Context, string, string) error { return nil }
 
 // Run implements Broker: it waits for ctx.
 func (Local) Run(ctx context.Context, _ func(Envelope)) error {

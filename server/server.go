@@ -18,6 +18,7 @@ import (
 	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/connection"
 	"github.com/quaver-dev/quaver/httpapi"
+	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/scaling"
 	"golang.org/x/sync/errgroup"
@@ -30,13 +31,17 @@ const ShutdownTimeout = 10 * time.Second
 type Server struct {
 	cfg       config.Config
 	log       *slog.Logger
+	metrics   *metrics.Metrics
 	apps      *apps.Static
 	registry  *channels.Registry
 	presence  presence.Store
 	broker    scaling.Broker
+	cache     broadcast.Cache
 	publisher *broadcast.Publisher
 	hub       *connection.Hub
 	handler   http.Handler
+	// cluster is nil on a single node.
+	cluster *cluster
 }
 
 // New builds a node from a validated configuration.
@@ -45,15 +50,27 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, apps: store, broker: scaling.Local{}, presence: presence.NewMemory()}
-	s.registry = channels.NewRegistry(brokerHook{s.broker})
-	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Logger: log})
+	s := &Server{
+		cfg: cfg, log: log, metrics: metrics.New(), apps: store,
+		broker: scaling.Local{}, cache: broadcast.NewMemoryCache(), presence: presence.NewMemory(),
+	}
+	if cfg.Redis.Enabled() {
+		if err := s.setupRedis(); err != nil {
+			return nil, err
+		}
+	}
+	hook := nodeHook{broker: s.broker}
+	if s.cluster != nil {
+		hook.census = s.cluster.census
+	}
+	s.registry = channels.NewRegistry(hook)
+	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Cache: s.cache, Logger: s.log})
 	s.hub = connection.NewHub(connection.Options{
 		Apps:        store,
 		Registry:    s.registry,
 		Presence:    s.presence,
 		Publisher:   s.publisher,
-		Logger:      log,
+		Logger:      s.log,
 		PongTimeout: cfg.PongTimeout.Duration(),
 	})
 	maxMessage := 0
@@ -62,18 +79,24 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		maxMessage = max(maxMessage, a.MaxMessageSize)
 	}
 	ws := connection.NewWebSocket(s.hub, connection.WebSocketOptions{MaxMessageSize: maxMessage})
-	api := httpapi.New(httpapi.Options{
+	apiOptions := httpapi.Options{
 		Apps:           store,
 		Publisher:      s.publisher,
 		Presence:       s.presence,
 		State:          localState{registry: s.registry, hub: s.hub},
-		Logger:         log,
+		Logger:         s.log,
 		MaxRequestSize: cfg.MaxRequestSize,
 		PathPrefix:     cfg.Path,
-	})
+	}
+	if s.cluster != nil {
+		apiOptions.State = clusterState{local: localState{registry: s.registry, hub: s.hub}, c: s.cluster}
+		apiOptions.Health = s.cluster
+	}
+	api := httpapi.New(apiOptions)
 	r := chi.NewRouter()
 	r.Route(cfg.Path+"/", func(r chi.Router) {
 		r.Get("/app/{key}", ws.ServeHTTP)
+		r.Handle("/metrics", s.metrics.Handler())
 		r.Mount("/", api)
 	})
 	s.handler = r
@@ -109,9 +132,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		ln = tls.NewListener(ln, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return ignoreCanceled(s.hub.Run(gctx)) })
-	g.Go(func() error { return ignoreCanceled(s.publisher.Run(gctx)) })
+	// Background services run until the shutdown sequence is over, so that
+	// closing connections can still announce member_removed to other nodes.
+	servicesCtx, stopServices := context.WithCancel(context.Background())
+	defer stopServices()
+	if s.cluster != nil {
+		if err := s.cluster.membership.Register(ctx); err != nil {
+			s.log.Warn("Redis unreachable at start; serving local clients until it is back", "err", err)
+		}
+	}
+	g, gctx := errgroup.WithContext(servicesCtx)
+	for _, run := range s.services() {
+		g.Go(func() error { return ignoreCanceled(run(gctx)) })
+	}
 	g.Go(func() error {
 		if err := httpServer.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("server: %w", err)
@@ -119,15 +152,47 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	})
 	g.Go(func() error {
-		<-gctx.Done()
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
-		defer cancel()
-		if err := s.hub.Shutdown(shutdownCtx); err != nil {
-			s.log.Warn("connections still open at shutdown", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
 		}
-		return httpServer.Shutdown(shutdownCtx)
+		defer stopServices()
+		return s.shutdown(httpServer)
 	})
 	return g.Wait()
+}
+
+// services are the node's background loops.
+func (s *Server) services() []func(context.Context) error {
+	list := []func(context.Context) error{s.hub.Run, s.publisher.Run}
+	if c := s.cluster; c != nil {
+		list = append(list, c.census.Run, c.membership.Run, func(ctx context.Context) error {
+			return c.control.Run(ctx, s.handleControl)
+		})
+	}
+	return list
+}
+
+// shutdown closes every connection with 4200 (clients reconnect, behind a
+// load balancer to another node), lets in-flight API requests finish and
+// deregisters the node from the cluster.
+func (s *Server) shutdown(httpServer *http.Server) error {
+	ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := s.hub.Shutdown(ctx); err != nil {
+		s.log.Warn("connections still open at shutdown", "err", err)
+	}
+	err := httpServer.Shutdown(ctx)
+	if c := s.cluster; c != nil {
+		if err := c.census.DropNode(ctx, c.node, s.appIDs()); err != nil {
+			s.log.Warn("removing this node's counts from Redis", "err", err)
+		}
+		if err := c.membership.Leave(ctx); err != nil {
+			s.log.Warn("deregistering from Redis", "err", err)
+		}
+		_ = c.client.Close()
+	}
+	return err
 }
 
 func ignoreCanceled(err error) error {
@@ -137,8 +202,18 @@ func ignoreCanceled(err error) error {
 	return err
 }
 
-// brokerHook tells the broker which channels this node needs.
-type brokerHook struct{ broker scaling.Broker }
+// nodeHook tells the broker which channels this node needs and, with many
+// nodes, the census how many subscribers each has here.
+type nodeHook struct {
+	broker scaling.Broker
+	census *scaling.Census
+}
 
-func (h brokerHook) Occupied(app, channel string) { h.broker.Subscribe(app, channel) }
-func (h brokerHook) Vacated(app, channel string)  { h.broker.Unsubscribe(app, channel) }
+func (h nodeHook) Occupied(app, channel string) { h.broker.Subscribe(app, channel) }
+func (h nodeHook) Vacated(app, channel string)  { h.broker.Unsubscribe(app, channel) }
+
+func (h nodeHook) Counted(app, channel string, count int) {
+	if h.census != nil {
+		h.census.SetCount(app, channel, count)
+	}
+}
