@@ -176,6 +176,11 @@ func (m *Membership) reapDead(ctx context.Context) {
 		if err != nil || !won {
 			continue
 		}
+		// Another survivor may have finished reaping it since SMEMBERS.
+		if still, err := m.opts.Client.SIsMember(ctx, m.nodesKey(), node).Result(); err != nil || !still {
+			m.opts.Client.Del(ctx, m.lockKey(node))
+			continue
+		}
 		m.opts.Logger.Warn("node stopped heartbeating; removing its connections from presence and counts", "dead_node", node)
 		if m.opts.OnDead != nil {
 			m.opts.OnDead(ctx, node)
