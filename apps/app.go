@@ -25,9 +25,9 @@ const (
 // backends live within. A zero limit means the default in Defaults; a
 // negative one means unlimited where that makes sense (MaxConnections).
 type App struct {
-	ID      string
-	Key     string
-	Secret  string
+	ID     string
+	Key    string
+	Secret string
 	// Disabled refuses connections (4003) and API calls (403) while keeping
 	// the app's configuration.
 	Disabled bool
