@@ -395,3 +395,54 @@ func subscribeRaw(t *testing.T, c *client.Client, channel, channelData string) {
 		t.Fatalf("subscribe %s: %v", channel, err)
 	}
 }
+
+func TestChannelNamesAndSubscribeEdgeCases(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.connect("echo", "echo-reverb", nil)
+	h.connect("js", "pusher-js", args{"channelData": member("u-js", "Js")})
+	// Laravel-style names with the whole allowed character set, up to 200
+	// characters.
+	okNames := []string{"App.Models.User.1", "orders_2024-01=a@b,c.d;e", strings.Repeat("n", 200)}
+	for _, name := range okNames {
+		h.echoSubscribe("echo", "channel", name)
+	}
+	// Names the spec refuses: the server says why through Echo's error().
+	for _, name := range []string{strings.Repeat("n", 201), "spaces are not allowed", "emoji-🎉", "slash/no"} {
+		h.d.Call("echoSubscribe", args{"client": "echo", "kind": "channel", "channel": name})
+		r := h.d.Wait("echo told "+name+" is invalid", jsdriver.Typed("echo_error", "echo", name))
+		if !contains(r.Error, "InvalidChannel") {
+			t.Errorf("%q: error %s", name, r.Error)
+		}
+	}
+
+	// A raw client subscribing twice to a presence channel is one member;
+	// unsubscribing a channel it never joined is ignored.
+	const ch = "presence-twice"
+	h.subscribe("js", ch)
+	raw := h.raw(testserver.AppKey, testserver.AppSecret, nil)
+	data := `{"user_id":"u-raw","user_info":{"name":"Raw"}}`
+	subscribeRaw(t, raw, ch, data)
+	subscribeRaw(t, raw, ch, data)
+	h.d.Wait("js sees raw join", jsdriver.Event("js", ch, "pusher:member_added"))
+	if err := raw.Send(protocol.EventUnsubscribe, "", map[string]string{"channel": "never-joined"}); err != nil {
+		t.Fatal(err)
+	}
+	alive(t, raw, "raw after unsubscribing a channel it never joined")
+	var info struct {
+		UserCount         int `json:"user_count"`
+		SubscriptionCount int `json:"subscription_count"`
+	}
+	h.ok("sdk.get", args{"path": "/channels/" + ch, "params": args{"info": "user_count,subscription_count"}}, &info)
+	if info.UserCount != 2 || info.SubscriptionCount != 2 {
+		t.Errorf("after a double subscribe: %+v, want 2 users on 2 subscriptions", info)
+	}
+	if n := h.d.Count(jsdriver.Event("js", ch, "pusher:member_added")); n != 1 {
+		t.Errorf("js saw %d member_added for one user, want 1", n)
+	}
+	// One unsubscribe undoes the (single) subscription.
+	if err := raw.Send(protocol.EventUnsubscribe, "", map[string]string{"channel": ch}); err != nil {
+		t.Fatal(err)
+	}
+	h.d.Wait("js sees raw leave", jsdriver.Event("js", ch, "pusher:member_removed"))
+}

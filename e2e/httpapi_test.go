@@ -65,6 +65,26 @@ func TestTriggerExcludesSocketAndReportsInfo(t *testing.T) {
 	h.d.Never("ann gets her own event", 300*time.Millisecond, got("ann", "posted"))
 }
 
+func TestTriggerToManyChannels(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	h.connect("js", "pusher-js", nil)
+	h.connect("echo", "echo-pusher", nil)
+	channels := numbered("room-", 100)
+	for _, ch := range []string{channels[0], channels[50], channels[99]} {
+		h.subscribe("js", ch)
+	}
+	h.echoSubscribe("echo", "channel", channels[99])
+	h.trigger(channels, "broadcast", map[string]any{"to": "all"})
+	for _, ch := range []string{channels[0], channels[50], channels[99]} {
+		h.d.Wait("js gets it on "+ch, jsdriver.Event("js", ch, "broadcast"))
+	}
+	h.d.Wait("echo gets it", jsdriver.Event("echo", channels[99], "broadcast"))
+	h.d.Never("an event is delivered twice", 200*time.Millisecond, func(r jsdriver.Report) bool {
+		return r.Type == "event" && r.Event == "broadcast" && h.d.Count(jsdriver.Event(r.Client, r.Channel, "broadcast")) > 1
+	})
+}
+
 func TestTriggerBatch(t *testing.T) {
 	t.Parallel()
 	h := start(t)
@@ -249,7 +269,9 @@ func TestAPIErrors(t *testing.T) {
 		{"data not a string", "sdk.post", args{"path": "/events", "body": args{"name": "e", "data": args{"a": 1}, "channels": []string{"a"}}}, 400},
 		{"bad channel name", "sdk.post", args{"path": "/events", "body": args{"name": "e", "data": "x", "channels": []string{"bad name!"}}}, 400},
 		{"101 channels", "sdk.post", args{"path": "/events", "body": args{"name": "e", "data": "x", "channels": numbered("c", 101)}}, 400},
+		{"10 batch events", "sdk.triggerBatch", args{"batch": batchOf(10)}, 200},
 		{"11 batch events", "sdk.triggerBatch", args{"batch": batchOf(11)}, 400},
+		{"100 channels", "sdk.trigger", args{"channels": numbered("c", 100), "event": "e", "data": "x"}, 200},
 		{"reserved event name", "sdk.post", args{"path": "/events", "body": args{"name": "pusher:x", "data": "x", "channels": []string{"a"}}}, 400},
 		{"users of a public channel", "sdk.get", args{"path": "/channels/news/users"}, 400},
 	}
