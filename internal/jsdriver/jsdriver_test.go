@@ -67,7 +67,9 @@ func TestWaitAndNever(t *testing.T) {
 	d.WaitAfter(mark, "reply", isReply)
 
 	began := time.Now()
-	msg := failure(d, func() { d.WaitFor(200*time.Millisecond, "something that never comes", func(Report) bool { return false }) })
+	msg := failure(d, func() {
+		d.WaitFor(200*time.Millisecond, "something that never comes", func(Report) bool { return false })
+	})
 	if !strings.Contains(msg, "did not happen within 200ms") || time.Since(began) > 2*time.Second {
 		t.Errorf("WaitFor timeout: %q after %v", msg, time.Since(began))
 	}
