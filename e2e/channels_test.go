@@ -361,11 +361,16 @@ func TestCacheChannels(t *testing.T) {
 		h.trigger(ch, "price", map[string]any{"v": 2})
 		h.d.WaitN(2, first+" gets both prices", jsdriver.Event(first, ch, "price"))
 	}
+	// An event published before anyone subscribed is cached too.
+	h.trigger("cache-cold", "price", map[string]any{"v": 2})
+	h.connect("late-cache-cold", "pusher-js", nil)
+	kinds = append(kinds, "cache-cold")
+
 	// A late subscriber gets the last event at once, nothing older, and no
 	// cache miss.
 	for i, ch := range kinds {
 		late := "late-" + ch
-		if i == 0 || i == 3 {
+		if i == 0 || i == 3 || i == 4 {
 			h.subscribe(late, ch)
 		} else {
 			kind := map[int]string{1: "private", 2: "join"}[i]
@@ -445,4 +450,12 @@ func TestChannelNamesAndSubscribeEdgeCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.d.Wait("js sees raw leave", jsdriver.Event("js", ch, "pusher:member_removed"))
+
+	// A member whose connection just vanishes (no close frame) is removed
+	// too.
+	gone := h.raw(testserver.AppKey, testserver.AppSecret, nil)
+	subscribeRaw(t, gone, ch, `{"user_id":"u-gone","user_info":{}}`)
+	h.d.Wait("js sees u-gone join", jsdriver.And(jsdriver.Event("js", ch, "pusher:member_added"), jsdriver.DataContains("u-gone")))
+	gone.Abort()
+	h.d.Wait("js sees u-gone removed", jsdriver.And(jsdriver.Event("js", ch, "pusher:member_removed"), jsdriver.DataContains("u-gone")))
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +99,34 @@ func TestSigninFailures(t *testing.T) {
 	h.d.NeverAfter(mark, "forged reconnects, or refused is dropped", 1500*time.Millisecond, func(r jsdriver.Report) bool {
 		return r.Type == "state" && (r.Client == "forged" && r.Current == "connecting" || r.Client == "refused")
 	})
+}
+
+// TestUnusualUserIDs: user ids are whatever the Laravel app uses. The SDK
+// signs terminate_connections over the raw path and node-fetch escapes it
+// on the wire, so the server must verify against the decoded path.
+func TestUnusualUserIDs(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	ids := []string{"user 1é", "App.Models.User:42", "1", "zoë+test@example.com"}
+	for i, id := range ids {
+		name := "u" + strconv.Itoa(i)
+		h.connect(name, "pusher-js", args{"userData": userData(id, "Someone")})
+		h.d.Call("signin", args{"client": name})
+		h.signedIn(name, id)
+	}
+	for i, id := range ids {
+		name := "u" + strconv.Itoa(i)
+		h.ok("sdk.sendToUser", args{"userId": id, "event": "hello", "data": args{"to": id}}, nil)
+		r := h.d.Wait(name+" gets its user event", jsdriver.And(jsdriver.Type("user_event", name), func(r jsdriver.Report) bool { return r.Event == "hello" }))
+		if !contains(r.Data, strconv.Quote(id)) && !strings.Contains(r.Line, id) {
+			t.Errorf("%q: user event %s", id, r.Data)
+		}
+		mark := h.d.Mark()
+		h.ok("sdk.terminateUserConnections", args{"userId": id}, nil)
+		h.d.WaitAfter(mark, name+" terminated", jsdriver.ErrorCode(name, protocol.CodeUnauthorized))
+		h.d.WaitAfter(mark, name+" disconnected", jsdriver.State(name, "disconnected"))
+	}
+	if n := h.d.Count(func(r jsdriver.Report) bool { return r.Type == "user_event" }); n != len(ids) {
+		t.Errorf("%d user events for %d users, want one each", n, len(ids))
+	}
 }
