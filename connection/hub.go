@@ -208,19 +208,32 @@ func (h *Hub) Run(ctx context.Context) error {
 // balancer). It waits until they are gone or ctx ends.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.draining.Store(true)
-	h.each(func(c *Conn) { c.CloseWith(protocol.ErrShuttingDown, true) })
+	var ending []<-chan struct{}
+	h.each(func(c *Conn) {
+		if t, ok := c.transport.(finisher); ok {
+			ending = append(ending, t.Done())
+		}
+		c.CloseWith(protocol.ErrShuttingDown, true)
+	})
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for {
-		if h.total() == 0 {
-			return nil
-		}
+	for h.total() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
 		}
 	}
+	// A connection leaves the hub before its writer has sent the close;
+	// returning earlier would let the process exit first.
+	for _, done := range ending {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 func (h *Hub) total() int {

@@ -18,6 +18,13 @@ type Transport interface {
 	Name() string
 }
 
+// finisher is a Transport whose end comes after the connection's: Done is
+// closed once the transport has sent its close (or the peer is gone).
+// Hub.Shutdown waits for it.
+type finisher interface {
+	Done() <-chan struct{}
+}
+
 // Closing is what Take hands back once a connection has been closed and its
 // last frames taken: the code and reason to close the transport with.
 type Closing struct {

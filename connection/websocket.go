@@ -63,7 +63,7 @@ func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // gws has answered with 400
 	}
-	t := &wsTransport{socket: socket, net: socket.NetConn(), writeTimeout: w.hub.opts.WriteTimeout}
+	t := &wsTransport{socket: socket, net: socket.NetConn(), writeTimeout: w.hub.opts.WriteTimeout, done: make(chan struct{})}
 	if failure == nil {
 		t.conn, failure = w.hub.Admit(app, t)
 	}
@@ -111,9 +111,14 @@ type wsTransport struct {
 	net          net.Conn
 	conn         *Conn
 	writeTimeout time.Duration
+	// done is closed when the read loop has ended, which is after the
+	// close frame was written (gws closes the socket after writing it).
+	done chan struct{}
 }
 
 func (t *wsTransport) Name() string { return "ws" }
+
+func (t *wsTransport) Done() <-chan struct{} { return t.done }
 
 func (t *wsTransport) Wake() { go t.flush() }
 
@@ -194,6 +199,7 @@ func (wsEvents) OnOpen(*gws.Conn) {}
 func (wsEvents) OnClose(socket *gws.Conn, err error) {
 	if t := transportOf(socket); t != nil {
 		t.conn.TransportClosed(err.Error())
+		close(t.done)
 	}
 }
 
