@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"crypto/tls"
+	"fmt"
 	"os"
 
 	"github.com/quaver-dev/quaver/config"
@@ -43,7 +45,23 @@ func (f *configFlags) load() (config.Config, error) {
 	}
 	f.overrides().Apply(&cfg)
 	cfg = config.WithDevApp(cfg)
-	return cfg, cfg.Validate()
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, checkKeyPair(cfg.TLS)
+}
+
+// checkKeyPair loads the TLS certificate and key, so that config check
+// rejects files the server could not serve and start fails before it
+// prints its banner.
+func checkKeyPair(files config.TLS) error {
+	if files.Cert == "" {
+		return nil
+	}
+	if _, err := tls.LoadX509KeyPair(files.Cert, files.Key); err != nil {
+		return fmt.Errorf("invalid configuration: tls.cert, tls.key: %w", err)
+	}
+	return nil
 }
 
 func (f *configFlags) overrides() config.Overrides {

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/quaver-dev/quaver/config"
@@ -35,8 +37,15 @@ func newStartCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Listen before saying so: a busy port fails without a banner,
+			// and --port 0 prints the port chosen.
+			ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+			if err != nil {
+				return err
+			}
+			cfg.Port = ln.Addr().(*net.TCPAddr).Port
 			printBanner(cmd.OutOrStdout(), cfg)
-			return srv.Run(ctx)
+			return srv.Serve(ctx, ln)
 		},
 	}
 	flags.register(cmd.Flags())
