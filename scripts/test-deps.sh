@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the tests run against, when it is missing: real Redis,
-# HAProxy, nginx, PHP and headless Chromium from Debian, and the npm clients
+# HAProxy, nginx, PHP, Python and headless Chromium from Debian, and the npm clients
 # (pusher-js, laravel-echo, the pusher SDK) with npm ci.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ command -v redis-cli >/dev/null || need+=(redis-tools)
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v php >/dev/null || need+=(php-cli)
+command -v python3 >/dev/null || need+=(python3)
 php -m 2>/dev/null | grep -qi '^redis$' || need+=(php-redis)
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null || need+=(nodejs)
