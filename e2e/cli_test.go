@@ -104,6 +104,48 @@ apps:
 	})
 }
 
+// TestServerRestart stops the binary under live Echo and pusher-js
+// clients: they are told 4200 (reconnect now), keep trying while the
+// server is down, and when it is back they reconnect, authorize their
+// private and presence channels again with their new socket ids, and get
+// events as before. pusher-js's own strategy waits about 15 s before it
+// retries a refused connection, which sets this test's length.
+func TestServerRestart(t *testing.T) {
+	t.Parallel()
+	bin := buildQuaver(t)
+	port := freePort(t)
+	flags := []string{"start", "--app-id", "live", "--app-key", "live-key", "--app-secret", "live-secret"}
+	_, stop := runStoppable(t, bin, port, flags...)
+	h := binaryHarness(t, port, "live", "live-key", "live-secret")
+	h.connect("echo", "echo-reverb", args{"key": "live-key", "channelData": member("u1", "One")})
+	h.connect("js", "pusher-js", args{"key": "live-key"})
+	h.d.Call("echoListen", args{"client": "echo", "kind": "join", "channel": "ops", "event": ".deploy"})
+	h.d.Wait("echo subscribed", jsdriver.Typed("subscribed", "echo", "presence-ops"))
+	h.subscribe("js", "private-ops")
+	first := h.d.Count(jsdriver.Type("auth", "echo"))
+
+	mark := h.d.Mark()
+	stop()
+	for _, name := range []string{"echo", "js"} {
+		h.d.WaitAfter(mark, name+" told to reconnect", jsdriver.ErrorCode(name, protocol.CodeReconnect))
+		h.d.WaitAfter(mark, name+" reconnecting", jsdriver.State(name, "connecting"))
+	}
+	runStoppable(t, bin, port, flags...)
+	for _, name := range []string{"echo", "js"} {
+		h.d.WaitFor(30*time.Second, name+" back", func(r jsdriver.Report) bool {
+			return r.Seq >= mark && jsdriver.State(name, "connected")(r)
+		})
+	}
+	h.d.WaitAfter(mark, "echo subscribed again", jsdriver.And(jsdriver.Subscribed("echo", "presence-ops"), func(r jsdriver.Report) bool { return r.Seq >= mark }))
+	h.d.WaitAfter(mark, "js subscribed again", jsdriver.Subscribed("js", "private-ops"))
+	if n := h.d.Count(jsdriver.Type("auth", "echo")); n <= first {
+		t.Errorf("echo made %d auth requests in all, want a new one after the restart", n)
+	}
+	h.trigger([]string{"presence-ops", "private-ops"}, "deploy", map[string]any{"v": 2})
+	h.d.WaitAfter(mark, "echo gets events again", listenReport("echo", "presence-ops", ".deploy"))
+	h.d.WaitAfter(mark, "js gets events again", jsdriver.Event("js", "private-ops", "deploy"))
+}
+
 // buildQuaver builds cmd/quaver from the repository into a temporary
 // directory (the Go build cache makes repeated builds quick).
 func buildQuaver(t *testing.T) string {
@@ -126,6 +168,14 @@ func buildQuaver(t *testing.T) string {
 // ends. It returns the binary's stdout, filled as it runs.
 func run(t *testing.T, bin string, port int, arguments ...string) *syncBuffer {
 	t.Helper()
+	stdout, _ := runStoppable(t, bin, port, arguments...)
+	return stdout
+}
+
+// runStoppable is run that also returns a function stopping the server
+// with SIGTERM before the test ends.
+func runStoppable(t *testing.T, bin string, port int, arguments ...string) (*syncBuffer, func()) {
+	t.Helper()
 	arguments = append(arguments, "--port", strconv.Itoa(port))
 	cmd := exec.Command(bin, arguments...)
 	for _, kv := range os.Environ() {
@@ -140,17 +190,23 @@ func run(t *testing.T, bin string, port int, arguments ...string) *syncBuffer {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("quaver %v exited with %v\nstderr:\n%s", arguments, err, stderr.String())
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("quaver %v exited with %v\nstderr:\n%s", arguments, err, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Errorf("quaver %v did not stop on SIGTERM", arguments)
 			}
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("quaver %v did not stop on SIGTERM", arguments)
-		}
+		})
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("quaver stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 		}
@@ -168,7 +224,7 @@ func run(t *testing.T, bin string, port int, arguments ...string) *syncBuffer {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
-	return stdout
+	return stdout, stop
 }
 
 // binaryHarness is a driver against a server the binary runs.
