@@ -459,3 +459,39 @@ func TestChannelNamesAndSubscribeEdgeCases(t *testing.T) {
 	gone.Abort()
 	h.d.Wait("js sees u-gone removed", jsdriver.And(jsdriver.Event("js", ch, "pusher:member_removed"), jsdriver.DataContains("u-gone")))
 }
+
+// TestLaravelNumericUserIDs: a Laravel presence authorizer returns the
+// user's numeric id as user_id (channel_data {"user_id":1,...}); Echo,
+// pusher-js and the API all see one consistent member per user.
+func TestLaravelNumericUserIDs(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	const ch = "presence-chat.9"
+	h.connect("taylor", "echo-reverb", args{"channelData": args{"user_id": 1, "user_info": args{"id": 1, "name": "Taylor"}}})
+	h.connect("abigail", "echo-pusher", args{"channelData": args{"user_id": 2, "user_info": args{"id": 2, "name": "Abigail"}}})
+	h.echoSubscribe("taylor", "join", "chat.9")
+	h.d.Call("echoListenForWhisper", args{"client": "taylor", "kind": "join", "channel": "chat.9", "event": "typing"})
+	h.echoSubscribe("abigail", "join", "chat.9")
+	here := h.d.Wait("abigail here()", jsdriver.Typed("here", "abigail", ch))
+	if got := presenceUsers(t, here); !reflect.DeepEqual(got, []string{"Abigail", "Taylor"}) {
+		t.Errorf("here() %v", got)
+	}
+	h.d.Wait("taylor sees abigail", jsdriver.Typed("joining", "taylor", ch))
+	h.d.Call("echoWhisper", args{"client": "abigail", "kind": "join", "channel": "chat.9", "event": "typing", "data": args{}})
+	r := h.d.Wait("taylor hears abigail", whisperReport("taylor", ch, "typing"))
+	if !contains(r.Metadata, `"user_id":"2"`) {
+		t.Errorf("whisper metadata %s, want user_id 2", r.Metadata)
+	}
+	var users struct{ Users []map[string]string }
+	h.ok("sdk.get", args{"path": "/channels/" + ch + "/users"}, &users)
+	if !reflect.DeepEqual(users.Users, []map[string]string{{"id": "1"}, {"id": "2"}}) {
+		t.Errorf("users %v", users.Users)
+	}
+	mark := h.d.Mark()
+	h.ok("sdk.terminateUserConnections", args{"userId": "2"}, nil)
+	h.d.WaitAfter(mark, "abigail terminated", jsdriver.ErrorCode("abigail", protocol.CodeUnauthorized))
+	leaving := h.d.WaitAfter(mark, "taylor sees abigail leave", jsdriver.Typed("leaving", "taylor", ch))
+	if !strings.Contains(leaving.Line, `"name":"Abigail"`) {
+		t.Errorf("leaving %s", leaving.Line)
+	}
+}
