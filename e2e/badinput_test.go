@@ -162,3 +162,84 @@ func floods(t *testing.T, h *harness) {
 	default:
 	}
 }
+
+// TestSlowReaderIsDroppedAlone: a client that stops reading while a
+// channel streams megabytes (a stalled tab, a dead mobile link) is closed
+// with 4100 once its queue passes the limit; fast readers on the same
+// channel get every event and other clients notice nothing.
+func TestSlowReaderIsDroppedAlone(t *testing.T) {
+	t.Parallel()
+	h := start(t, editTestApp(func(a *config.App) { a.MaxEventSize = 64 << 10 }))
+	h.connect("js", "pusher-js", nil)
+	h.subscribe("js", "calm")
+	mark := h.d.Mark()
+
+	release := make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	slow, err := client.Dial(ctx, client.Options{URL: h.srv.WSURL, Key: testserver.AppKey, OnEvent: func(client.Event) { <-release }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	var fastCount atomic.Int64
+	fast, err := client.Dial(ctx, client.Options{URL: h.srv.WSURL, Key: testserver.AppKey, OnEvent: func(e client.Event) {
+		if e.Event == "chunk" {
+			fastCount.Add(1)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
+	for _, c := range []*client.Client{slow, fast} {
+		if err := c.Subscribe("storm", client.SubscribeOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(ch string) int {
+		var info struct {
+			SubscriptionCount int `json:"subscription_count"`
+		}
+		h.ok("sdk.get", args{"path": "/channels/" + ch, "params": args{"info": "subscription_count"}}, &info)
+		return info.SubscriptionCount
+	}
+	eventually(t, "both readers on storm", func() bool { return count("storm") == 2 })
+
+	// 16 MB: far more than the 1 MiB queue plus what the kernel buffers.
+	api := &client.API{BaseURL: h.srv.URL, AppID: testserver.AppID, Key: testserver.AppKey, Secret: testserver.AppSecret}
+	chunk := strings.Repeat("x", 60<<10)
+	const batches, perBatch = 28, 10
+	for i := 0; i < batches; i++ {
+		events := make([]client.TriggerEvent, perBatch)
+		for j := range events {
+			events[j] = client.TriggerEvent{Channel: "storm", Name: "chunk", Data: chunk}
+		}
+		if _, err := api.Batch(context.Background(), events); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+	eventually(t, "the slow reader is dropped and the fast one has everything", func() bool {
+		return count("storm") == 1 && fastCount.Load() == batches*perBatch
+	})
+	var conns struct{ Connections int }
+	h.ok("sdk.get", args{"path": "/connections"}, &conns)
+	if conns.Connections != 2 {
+		t.Errorf("connections %d, want 2 (js and the fast reader)", conns.Connections)
+	}
+	// When the slow client reads again it finds the 4100 close (reconnect
+	// after a back-off).
+	close(release)
+	if code := waitClosed(t, slow, 15*time.Second); code != protocol.CodeOverCapacity {
+		t.Errorf("slow reader close code %d, want 4100", code)
+	}
+	h.trigger("calm", "still-calm", "yes")
+	h.d.WaitAfter(mark, "js still gets events", jsdriver.Event("js", "calm", "still-calm"))
+	h.d.NeverAfter(mark, "js is disturbed", 0, func(r jsdriver.Report) bool { return r.Type == "error" || r.Type == "state" })
+}
