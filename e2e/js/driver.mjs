@@ -14,6 +14,31 @@
 // with the official pusher SDK, so the clients authorize over real HTTP.
 //
 // Diagnostics (pusher-js debug log, uncaught errors) go to stderr.
+//
+// Commands (fields besides id and cmd):
+//   create {name, lib: pusher-js|echo, broadcaster: reverb|pusher, key, host,
+//           port, options, sdk, channelData, userData, deny, denyUser,
+//           badSignature, origin, query}
+//   createSdk {name, appId, key, secret, host, port, useTLS,
+//              encryptionMasterKeyBase64}
+//   state, connect, disconnect, signin {client}
+//   subscribe, unsubscribe {client, channel}; bind {client, channel, event}
+//   trigger {client, channel, event, data, times}   (channel.trigger)
+//   sendEvent {client, event, data, channel}        (pusher.send_event)
+//   userBind {client, event}
+//   echoSubscribe, echoListen, echoListenForWhisper, echoWhisper
+//           {client, kind: channel|private|encryptedPrivate|join, channel,
+//            event, data, times}
+//   echoLeave, echoLeaveChannel {client, channel}; echoSocketId {client}
+//   sdk.trigger {sdk, channels, event, data, params}
+//   sdk.triggerBatch {sdk, batch}; sdk.sendToUser {sdk, userId, event, data}
+//   sdk.get {sdk, path, params}; sdk.post {sdk, path, body}
+//   sdk.terminateUserConnections {sdk, userId}
+//   (every sdk.* takes clockSkewSeconds and answers {status, body}, HTTP
+//   errors included)
+// Reports: ready, reply, state, message, event (bind_global), bound (bind,
+// with metadata), listen, whisper, subscribed, here, joining, leaving,
+// echo_error, error, user_event, user_bound, signin_error, auth, uncaught.
 
 import http from 'node:http';
 import readline from 'node:readline';

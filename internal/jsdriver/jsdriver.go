@@ -8,6 +8,8 @@
 // report with Wait, which watches the stream until a report matches or the
 // timeout passes; Never asserts that no matching report arrives within a
 // window. On failure the driver's stderr and its last reports are logged.
+//
+// The commands and reports are listed at the top of e2e/js/driver.mjs.
 package jsdriver
 
 import (
@@ -151,7 +153,7 @@ func Start(t testing.TB, options ...Option) *Driver {
 	for _, o := range options {
 		o(cmd)
 	}
-	d := &Driver{t: t, cmd: cmd, stderr: newTail(256 << 10), changed: make(chan struct{})}
+	d := &Driver{t: t, cmd: cmd, stderr: newTail(64 << 10), changed: make(chan struct{})}
 	cmd.Stderr = d.stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
