@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -493,5 +495,70 @@ func TestLaravelNumericUserIDs(t *testing.T) {
 	leaving := h.d.WaitAfter(mark, "taylor sees abigail leave", jsdriver.Typed("leaving", "taylor", ch))
 	if !strings.Contains(leaving.Line, `"name":"Abigail"`) {
 		t.Errorf("leaving %s", leaving.Line)
+	}
+}
+
+// TestConcurrentPresenceJoins: a dozen clients join one presence channel at
+// the same moment, then half of them drop at once; every client's member
+// list (as pusher-js keeps it from subscription_succeeded, member_added and
+// member_removed) must end up exact.
+func TestConcurrentPresenceJoins(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	const ch, n = "presence-rush", 12
+	libs := []string{"pusher-js", "echo-reverb", "echo-pusher"}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = "c" + strconv.Itoa(i)
+		h.connect(names[i], libs[i%3], args{"channelData": member("u"+strconv.Itoa(i), names[i])})
+	}
+	// All subscriptions go out without waiting for each other.
+	for _, name := range names {
+		h.d.Send("subscribe", args{"client": name, "channel": ch})
+	}
+	for _, name := range names {
+		h.d.Wait(name+" subscribed", jsdriver.Subscribed(name, ch))
+	}
+	view := func(name string) []string {
+		r := h.d.Call("members", args{"client": name, "channel": ch})
+		var m struct{ IDs []string }
+		if err := json.Unmarshal(r.Result, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.IDs
+	}
+	want := func(from, to int) []string {
+		var ids []string
+		for i := from; i < to; i++ {
+			ids = append(ids, "u"+strconv.Itoa(i))
+		}
+		sort.Strings(ids)
+		return ids
+	}
+	eventually(t, "every client sees all 12 members", func() bool {
+		for _, name := range names {
+			if !reflect.DeepEqual(view(name), want(0, n)) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, name := range names[n/2:] {
+		h.d.Send("disconnect", args{"client": name})
+	}
+	eventually(t, "the remaining clients see the first 6 members", func() bool {
+		for _, name := range names[:n/2] {
+			if !reflect.DeepEqual(view(name), want(0, n/2)) {
+				return false
+			}
+		}
+		return true
+	})
+	var info struct {
+		UserCount int `json:"user_count"`
+	}
+	h.ok("sdk.get", args{"path": "/channels/" + ch, "params": args{"info": "user_count"}}, &info)
+	if info.UserCount != n/2 {
+		t.Errorf("user_count %d, want %d", info.UserCount, n/2)
 	}
 }

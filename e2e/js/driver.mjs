@@ -25,7 +25,7 @@
 //   subscribe, unsubscribe {client, channel}; bind {client, channel, event}
 //   trigger {client, channel, event, data, times}   (channel.trigger)
 //   sendEvent {client, event, data, channel}        (pusher.send_event)
-//   userBind {client, event}
+//   userBind {client, event}; members {client, channel} (pusher-js's view)
 //   echoSubscribe, echoListen, echoListenForWhisper, echoWhisper
 //           {client, kind: channel|private|encryptedPrivate|join, channel,
 //            event, data, times}
@@ -422,6 +422,12 @@ const commands = {
     if (c.echo) c.echo.connector.signin();
     else c.pusher.signin();
     return {};
+  },
+  // members is what pusher-js believes a presence channel holds.
+  members({ client, channel }) {
+    const ch = clientNamed(client).pusher.channel(channel);
+    if (!ch || !ch.members) throw new Error(`client ${client} has no presence channel ${channel}`);
+    return { count: ch.members.count, ids: Object.keys(ch.members.members).sort(), me: ch.members.myID };
   },
   userBind({ client, event }) {
     clientNamed(client).pusher.user.bind(event, (data) => emit({ type: 'user_bound', client, event, data: safe(data) }));
