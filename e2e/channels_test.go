@@ -85,6 +85,10 @@ func TestPrivateChannel(t *testing.T) {
 	h := start(t)
 	socket := h.connect("js", "pusher-js", nil)
 	h.subscribe("js", "private-chat.1")
+	// An app that passes data when authorizing a private channel: the SDK
+	// signs socket:channel:data and the client sends channel_data along.
+	h.connect("with-data", "pusher-js", args{"channelData": member("u9", "Nine"), "privateWithData": true})
+	h.subscribe("with-data", "private-chat.1")
 	for _, lib := range echoLibs {
 		h.connect(lib, lib, nil)
 		h.d.Call("echoListen", args{"client": lib, "kind": "private", "channel": "chat.1", "event": ".message"})
@@ -126,6 +130,7 @@ func TestPrivateChannel(t *testing.T) {
 
 	h.trigger("private-chat.1", "message", map[string]any{"text": "hi"})
 	h.d.Wait("js gets the message", jsdriver.Event("js", "private-chat.1", "message"))
+	h.d.Wait("with-data gets the message", jsdriver.Event("with-data", "private-chat.1", "message"))
 	for _, lib := range echoLibs {
 		h.d.Wait(lib+" gets the message", listenReport(lib, "private-chat.1", ".message"))
 	}

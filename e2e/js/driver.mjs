@@ -18,7 +18,7 @@
 // Commands (fields besides id and cmd):
 //   create {name, lib: pusher-js|echo, broadcaster: reverb|pusher, key, host,
 //           port, options, sdk, channelData, userData, deny, denyUser,
-//           badSignature, origin, query}
+//           badSignature, privateWithData, origin, query}
 //   createSdk {name, appId, key, secret, host, port, useTLS,
 //              encryptionMasterKeyBase64}
 //   state, connect, disconnect, signin {client}
@@ -182,7 +182,9 @@ async function handleAuth(req, res) {
     if (kind === 'user') {
       if (!a.userData) throw new Error(`client ${name} has no userData`);
       body = signer.authenticateUser(socketId, a.userData);
-    } else if (channel.startsWith('presence-')) {
+    } else if (channel.startsWith('presence-') || (a.privateWithData && a.channelData)) {
+      // Presence channels sign channel_data; an app may also pass data for
+      // a private channel, which the SDK then signs and returns the same way.
       if (!a.channelData) throw new Error(`client ${name} has no channelData`);
       body = signer.authorizeChannel(socketId, channel, a.channelData);
     } else {
@@ -251,6 +253,7 @@ function create(cmd) {
     deny: cmd.deny,
     denyUser: cmd.denyUser,
     badSignature: cmd.badSignature,
+    privateWithData: cmd.privateWithData,
   };
   const c = { name, lib: cmd.lib, auth, echoChannels: new Map(), pusherChannels: new Map() };
   const clientPath = `${authBase}/c/${encodeURIComponent(name)}/broadcasting`;
