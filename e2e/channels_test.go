@@ -355,8 +355,8 @@ func TestCacheChannels(t *testing.T) {
 	for i, ch := range kinds {
 		first, late := "first-"+ch, "late-"+ch
 		lib := []string{"pusher-js", "echo-reverb", "echo-pusher", "pusher-js"}[i]
-		h.connect(first, "pusher-js", args{"channelData": member("f"+itoaSmall(i), "First")})
-		h.connect(late, lib, args{"channelData": member("l"+itoaSmall(i), "Late")})
+		h.connect(first, "pusher-js", args{"channelData": member("f"+strconv.Itoa(i), "First")})
+		h.connect(late, lib, args{"channelData": member("l"+strconv.Itoa(i), "Late")})
 		// Nothing cached yet: cache_miss right after the subscription.
 		h.subscribe(first, ch)
 		miss := h.d.Wait(first+" cache miss", jsdriver.Event(first, ch, protocol.EventCacheMiss))
@@ -395,7 +395,6 @@ func TestCacheChannels(t *testing.T) {
 	})
 }
 
-func itoaSmall(i int) string { return string(rune('0' + i)) }
 
 // subscribeRaw subscribes a raw client (signing with its secret) and
 // waits for success.

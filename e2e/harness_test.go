@@ -108,7 +108,7 @@ func (h *harness) subscribe(client, channel string) {
 	h.d.Wait(client+" subscribed to "+channel, jsdriver.Subscribed(client, channel))
 }
 
-// echoJoin makes an Echo client use a channel of a kind (channel, private,
+// echoSubscribe makes an Echo client use a channel of a kind (channel, private,
 // encryptedPrivate, join) and waits for the subscription; it returns the
 // Pusher channel name.
 func (h *harness) echoSubscribe(client, kind, channel string) string {
