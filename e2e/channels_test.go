@@ -395,7 +395,6 @@ func TestCacheChannels(t *testing.T) {
 	})
 }
 
-
 // subscribeRaw subscribes a raw client (signing with its secret) and
 // waits for success.
 func subscribeRaw(t *testing.T, c *client.Client, channel, channelData string) {
