@@ -274,6 +274,7 @@ func TestAPIErrors(t *testing.T) {
 		{"100 channels", "sdk.trigger", args{"channels": numbered("c", 100), "event": "e", "data": "x"}, 200},
 		{"reserved event name", "sdk.post", args{"path": "/events", "body": args{"name": "pusher:x", "data": "x", "channels": []string{"a"}}}, 400},
 		{"users of a public channel", "sdk.get", args{"path": "/channels/news/users"}, 400},
+		{"user_count of non-presence channels", "sdk.get", args{"path": "/channels", "params": args{"info": "user_count"}}, 400},
 	}
 	for _, c := range cases {
 		res := h.call(c.command, c.args)
