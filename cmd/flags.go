@@ -18,6 +18,8 @@ type configFlags struct {
 	appID, appKey, appSecret string
 	tlsCert, tlsKey          string
 	debug                    bool
+	redisURL, redisPrefix    string
+	redisCluster             []string
 	flags                    *pflag.FlagSet
 }
 
@@ -34,6 +36,9 @@ func (f *configFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file: serve wss:// and https://")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file")
 	fs.BoolVar(&f.debug, "debug", false, "log every connection and message at debug level")
+	fs.StringVar(&f.redisURL, "redis-url", "", "scale out over Redis: redis://[user:password@]host:port[/db]")
+	fs.StringSliceVar(&f.redisCluster, "redis-cluster", nil, "scale out over a Redis Cluster: seed addresses host:port,host:port")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", config.DefaultRedisPrefix, "prefix of every Redis key and channel, so deployments can share a Redis")
 }
 
 // load reads file, environment and flags, in that order of precedence, and
@@ -93,6 +98,15 @@ func (f *configFlags) overrides() config.Overrides {
 	}
 	if changed("app-secret") {
 		o.AppSecret = &f.appSecret
+	}
+	if changed("redis-url") {
+		o.RedisURL = &f.redisURL
+	}
+	if changed("redis-cluster") {
+		o.RedisCluster = &f.redisCluster
+	}
+	if changed("redis-prefix") {
+		o.RedisPrefix = &f.redisPrefix
 	}
 	return o
 }

@@ -29,6 +29,11 @@ type Config struct {
 	// DevApp is set when no app was configured and the development app
 	// was added.
 	DevApp bool `yaml:"-"`
+
+	// singleApp holds the app settings read from the environment
+	// (QUAVER_APP_MAX_CONNECTIONS, ...) for an app that the flags or the
+	// development default create.
+	singleApp App
 }
 
 // TLS enables wss:// and https:// on the same port.

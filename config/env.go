@@ -85,28 +85,35 @@ func applyEnv(cfg *Config, env map[string]string) error {
 
 	applyRedisEnv(s, &cfg.Redis)
 
-	var app App
-	s.str(&app.ID, "QUAVER_APP_ID", "REVERB_APP_ID")
-	s.str(&app.Key, "QUAVER_APP_KEY", "REVERB_APP_KEY")
-	s.str(&app.Secret, "QUAVER_APP_SECRET", "REVERB_APP_SECRET")
-	if app.ID != "" || app.Key != "" || app.Secret != "" {
-		var activity, cacheTTL int
-		s.integer(&activity, "QUAVER_APP_ACTIVITY_TIMEOUT", "REVERB_APP_ACTIVITY_TIMEOUT")
-		app.ActivityTimeout = Seconds(activity)
-		s.integer(&app.MaxConnections, "QUAVER_APP_MAX_CONNECTIONS", "REVERB_APP_MAX_CONNECTIONS")
-		s.integer(&app.MaxMessageSize, "QUAVER_APP_MAX_MESSAGE_SIZE", "REVERB_APP_MAX_MESSAGE_SIZE")
-		s.integer(&app.MaxEventSize, "QUAVER_APP_MAX_EVENT_SIZE")
-		s.str(&app.ClientEvents, "QUAVER_APP_CLIENT_EVENTS", "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM")
-		s.integer(&app.ClientEventRate, "QUAVER_APP_CLIENT_EVENT_RATE")
-		s.list(&app.AllowedOrigins, "QUAVER_APP_ALLOWED_ORIGINS", "REVERB_APP_ALLOWED_ORIGINS")
-		s.integer(&cacheTTL, "QUAVER_APP_CACHE_TTL")
-		app.CacheTTL = Seconds(cacheTTL)
+	// The app limits of the environment describe the single app that the
+	// environment, the flags or the development default provide.
+	app := &cfg.singleApp
+	var activity, cacheTTL int
+	s.integer(&activity, "QUAVER_APP_ACTIVITY_TIMEOUT", "REVERB_APP_ACTIVITY_TIMEOUT")
+	app.ActivityTimeout = Seconds(activity)
+	s.integer(&app.MaxConnections, "QUAVER_APP_MAX_CONNECTIONS", "REVERB_APP_MAX_CONNECTIONS")
+	s.integer(&app.MaxMessageSize, "QUAVER_APP_MAX_MESSAGE_SIZE", "REVERB_APP_MAX_MESSAGE_SIZE")
+	s.integer(&app.MaxEventSize, "QUAVER_APP_MAX_EVENT_SIZE")
+	s.str(&app.ClientEvents, "QUAVER_APP_CLIENT_EVENTS", "REVERB_APP_ACCEPT_CLIENT_EVENTS_FROM")
+	s.integer(&app.ClientEventRate, "QUAVER_APP_CLIENT_EVENT_RATE")
+	s.integer(&app.MaxChannelsPerEvent, "QUAVER_APP_MAX_CHANNELS_PER_EVENT")
+	s.integer(&app.MaxBatchSize, "QUAVER_APP_MAX_BATCH_SIZE")
+	s.integer(&app.MaxPresenceMembers, "QUAVER_APP_MAX_PRESENCE_MEMBERS")
+	s.integer(&app.MaxPresenceMemberSize, "QUAVER_APP_MAX_PRESENCE_MEMBER_SIZE")
+	s.list(&app.AllowedOrigins, "QUAVER_APP_ALLOWED_ORIGINS", "REVERB_APP_ALLOWED_ORIGINS")
+	s.integer(&cacheTTL, "QUAVER_APP_CACHE_TTL")
+	app.CacheTTL = Seconds(cacheTTL)
+	if _, _, ok := lookup(env, "QUAVER_APP_USER_AUTHENTICATION"); ok {
 		var userAuth bool
-		if _, _, ok := lookup(env, "QUAVER_APP_USER_AUTHENTICATION"); ok {
-			s.boolean(&userAuth, "QUAVER_APP_USER_AUTHENTICATION")
-			app.UserAuthentication = &userAuth
-		}
-		mergeApp(cfg, app)
+		s.boolean(&userAuth, "QUAVER_APP_USER_AUTHENTICATION")
+		app.UserAuthentication = &userAuth
+	}
+	envApp := *app
+	s.str(&envApp.ID, "QUAVER_APP_ID", "REVERB_APP_ID")
+	s.str(&envApp.Key, "QUAVER_APP_KEY", "REVERB_APP_KEY")
+	s.str(&envApp.Secret, "QUAVER_APP_SECRET", "REVERB_APP_SECRET")
+	if envApp.ID != "" || envApp.Key != "" || envApp.Secret != "" {
+		mergeApp(cfg, envApp)
 	}
 	if len(s.problems) > 0 {
 		return &Problems{List: s.problems}

@@ -56,7 +56,9 @@ func Load(src Sources) (Config, error) {
 // WithDevApp adds the development app when cfg has no app.
 func WithDevApp(cfg Config) Config {
 	if len(cfg.Apps) == 0 {
-		cfg.Apps = []App{{ID: DevAppID, Key: DevAppKey, Secret: DevAppSecret}}
+		app := cfg.singleApp
+		app.ID, app.Key, app.Secret = DevAppID, DevAppKey, DevAppSecret
+		cfg.Apps = []App{app}
 		cfg.DevApp = true
 	}
 	return cfg

@@ -19,8 +19,9 @@ type Overrides struct {
 }
 
 // Apply sets every given override on cfg. An app given by flags replaces
-// the configured app with the same id, or the only configured app when the
-// id is not given, or is added.
+// the credentials of the configured app with the same id, or of the only
+// configured app when the id is not given, or is added with the app
+// settings from the environment.
 func (o Overrides) Apply(cfg *Config) {
 	set(&cfg.Host, o.Host)
 	set(&cfg.Port, o.Port)
@@ -46,7 +47,7 @@ func (o Overrides) Apply(cfg *Config) {
 		app = &cfg.Apps[0]
 	}
 	if app == nil {
-		cfg.Apps = append(cfg.Apps, App{})
+		cfg.Apps = append(cfg.Apps, cfg.singleApp)
 		app = &cfg.Apps[len(cfg.Apps)-1]
 	}
 	set(&app.ID, o.AppID)

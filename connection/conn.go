@@ -42,7 +42,9 @@ type Conn struct {
 	// pingedAt the clock when a server ping went out unanswered (0: none).
 	lastSeen atomic.Int64
 	pingedAt atomic.Int64
-	once     sync.Once
+	// slow is set once the outbox overflowed, so the close is started once.
+	slow atomic.Bool
+	once sync.Once
 }
 
 type subscription struct {
@@ -88,8 +90,11 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 	case pushed:
 		return true
 	case pushOverflow:
-		c.log.Warn("closing slow consumer", "pending_bytes", c.out.pending())
-		go c.CloseWith(protocol.ErrSlowConsumer, false)
+		if c.slow.CompareAndSwap(false, true) {
+			c.log.Warn("closing slow consumer", "pending_bytes", c.out.pending())
+			c.hub.opts.Metrics.SlowConsumerClosed(c.app.ID)
+			go c.CloseWith(protocol.ErrSlowConsumer, false)
+		}
 	}
 	return false
 }

@@ -8,6 +8,7 @@ import (
 // inbound text message; data is not retained after Receive returns.
 func (c *Conn) Receive(data []byte) {
 	c.Touch()
+	c.hub.opts.Metrics.MessageIn(c.app.ID)
 	c.receive.Lock()
 	defer c.receive.Unlock()
 	if c.isClosed() {

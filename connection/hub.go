@@ -12,6 +12,7 @@ import (
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
+	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -23,6 +24,8 @@ type Options struct {
 	Presence  presence.Store
 	Publisher *broadcast.Publisher
 	Logger    *slog.Logger
+	// Metrics may be nil.
+	Metrics *metrics.Metrics
 
 	// OutboxLimit is the most bytes a connection may have queued; past it
 	// the connection is closed with 4100. Default 1 MiB.
@@ -120,6 +123,7 @@ func (h *Hub) Admit(app *apps.App, t Transport) (*Conn, *protocol.Error) {
 	}
 	c.log = h.opts.Logger.With("app", app.ID, "socket_id", c.id, "transport", t.Name())
 	c.Touch()
+	h.opts.Metrics.ConnectionOpened(app.ID, t.Name())
 	return c, nil
 }
 
@@ -129,6 +133,7 @@ func (h *Hub) remove(c *Conn) {
 	delete(sh.conns, c.id)
 	sh.mu.Unlock()
 	h.appCount(c.app.ID).Add(-1)
+	h.opts.Metrics.ConnectionClosed(c.app.ID, c.transport.Name())
 }
 
 func (h *Hub) shard(socketID string) *connShard {

@@ -35,7 +35,9 @@ func (c *Control) Send(ctx context.Context, payload []byte) error {
 // Run hands commands from other nodes to handle until ctx ends.
 func (c *Control) Run(ctx context.Context, handle func([]byte)) error {
 	ps := c.client.Subscribe(ctx, c.channel)
-	defer ps.Close()
+	// A blocked receive does not watch ctx; closing the connection ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	for ctx.Err() == nil {
 		msg, err := ps.ReceiveMessage(ctx)
 		if err != nil {

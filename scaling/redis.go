@@ -146,10 +146,12 @@ func (b *Redis) Run(ctx context.Context, deliver func(Envelope)) error {
 		}()
 	}
 	<-ctx.Done()
-	wg.Wait()
+	// Closing the connections ends the receive loops without waiting for
+	// their read timeouts.
 	for _, s := range b.shards {
 		s.close()
 	}
+	wg.Wait()
 	return ctx.Err()
 }
 

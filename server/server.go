@@ -71,6 +71,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Presence:    s.presence,
 		Publisher:   s.publisher,
 		Logger:      s.log,
+		Metrics:     s.metrics,
 		PongTimeout: cfg.PongTimeout.Duration(),
 	})
 	maxMessage := 0
@@ -159,7 +160,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		defer stopServices()
 		return s.shutdown(httpServer)
 	})
-	return g.Wait()
+	err := g.Wait()
+	if s.cluster != nil {
+		_ = s.cluster.client.Close()
+	}
+	return err
 }
 
 // services are the node's background loops.
@@ -190,7 +195,6 @@ func (s *Server) shutdown(httpServer *http.Server) error {
 		if err := c.membership.Leave(ctx); err != nil {
 			s.log.Warn("deregistering from Redis", "err", err)
 		}
-		_ = c.client.Close()
 	}
 	return err
 }

@@ -107,6 +107,9 @@ func (s *Server) Restart() {
 	s.start()
 }
 
+// Revive starts a stopped server again on the same port, empty.
+func (s *Server) Revive() { s.start() }
+
 // Client returns a go-redis client for the server, closed at test end.
 func (s *Server) Client() *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr})
