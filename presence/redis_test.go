@@ -32,7 +32,9 @@ func TestRedisClusterStoreContract(t *testing.T) {
 	})
 }
 
-func member(id string) presence.Member { return presence.Member{UserID: id, Info: `{"name":"` + id + `"}`} }
+func member(id string) presence.Member {
+	return presence.Member{UserID: id, Info: `{"name":"` + id + `"}`}
+}
 
 // Two nodes share a channel; one dies. RemoveNode on the survivor's side
 // reports exactly the users who had no socket elsewhere and leaves nothing
