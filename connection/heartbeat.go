@@ -16,7 +16,7 @@ func (h *Hub) heartbeat(now int64) {
 		if pinged := c.pingedAt.Load(); pinged != 0 {
 			if now-pinged >= pongTimeout {
 				c.log.Debug("closing silent connection")
-				c.CloseWith(protocol.ErrPongTimeout, false)
+				c.CloseWith(protocol.ErrPongTimeout, true)
 			}
 			return
 		}

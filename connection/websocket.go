@@ -80,14 +80,18 @@ func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // check validates the handshake request: protocol version, app, origin.
 func (w *WebSocket) check(r *http.Request) (*apps.App, *protocol.Error) {
-	if v := r.URL.Query().Get("protocol"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, protocol.ErrInvalidVersion
-		}
-		if n < 5 || n > 7 {
-			return nil, protocol.ErrUnsupportedProtocol
-		}
+	// pusher-js and Echo send protocol=7, the Java client 5; a client that
+	// sends none is refused with 4008, as Pusher documents.
+	v := r.URL.Query().Get("protocol")
+	if v == "" {
+		return nil, protocol.ErrNoProtocol
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return nil, protocol.ErrInvalidVersion
+	}
+	if n < 5 || n > 7 {
+		return nil, protocol.ErrUnsupportedProtocol
 	}
 	app, err := w.hub.opts.Apps.ByKey(r.Context(), path.Base(r.URL.Path))
 	if err != nil {

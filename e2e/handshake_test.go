@@ -66,11 +66,10 @@ func TestUnknownKeyIsRefusedWith4001WithoutRetry(t *testing.T) {
 func TestProtocolVersions(t *testing.T) {
 	t.Parallel()
 	h := start(t)
-	// pusher-js and Echo send protocol=7; the Java client sends 5; very old
-	// clients send none, which is read as 7.
+	// pusher-js and Echo send protocol=7; the Java client sends 5.
 	h.connect("js", "pusher-js", nil)
 	mark := h.d.Mark()
-	for _, version := range []string{"5", "6", "7", ""} {
+	for _, version := range []string{"5", "6", "7"} {
 		c := h.raw("test-key", "", map[string]string{"protocol": version})
 		if !regexp.MustCompile(`^\d+\.\d+$`).MatchString(c.SocketID) {
 			t.Errorf("protocol %q: socket id %q is not digits.digits", version, c.SocketID)
@@ -79,13 +78,21 @@ func TestProtocolVersions(t *testing.T) {
 			t.Errorf("protocol %q: activity_timeout %v, want the default 30s", version, c.ActivityTimeout)
 		}
 	}
-	for version, code := range map[string]int{"3": protocol.CodeUnsupportedProtocol, "8": protocol.CodeUnsupportedProtocol, "seven": protocol.CodeInvalidVersion} {
+	// A nil version leaves the parameter out of the URL altogether.
+	for version, code := range map[*string]int{
+		ptr("3"): protocol.CodeUnsupportedProtocol, ptr("8"): protocol.CodeUnsupportedProtocol,
+		ptr("seven"): protocol.CodeInvalidVersion, ptr(""): protocol.CodeNoProtocol, nil: protocol.CodeNoProtocol,
+	} {
+		query := map[string][]string{"protocol": nil}
+		if version != nil {
+			query["protocol"] = []string{*version}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := client.Dial(ctx, client.Options{URL: h.srv.WSURL, Key: "test-key", Query: map[string][]string{"protocol": {version}}})
+		_, err := client.Dial(ctx, client.Options{URL: h.srv.WSURL, Key: "test-key", Query: query})
 		cancel()
 		var perr *protocol.Error
 		if !errors.As(err, &perr) || perr.Code != code {
-			t.Errorf("protocol %q: got %v, want pusher:error %d", version, err, code)
+			t.Errorf("protocol %v: got %v, want pusher:error %d", query["protocol"], err, code)
 		}
 	}
 	// A pusher-js client made to ask for protocol 4 sees 4007 and stays
@@ -136,3 +143,5 @@ func TestConnectionQuotaRefusesWith4004(t *testing.T) {
 	h.d.Call("connect", args{"client": "three"})
 	h.connected("three")
 }
+
+func ptr(s string) *string { return &s }
