@@ -176,6 +176,54 @@ func TestEnvironment(t *testing.T) {
 			},
 		},
 		{
+			name: "laravel redis settings when reverb scaling is enabled",
+			env:  []string{"REVERB_SCALING_ENABLED=true", "REDIS_HOST=redis.internal", "REDIS_PORT=6380", "REDIS_PASSWORD=pw", "REDIS_DB=2"},
+			check: func(t *testing.T, cfg config.Config) {
+				if cfg.Redis.URL != "redis://redis.internal:6380/2" || cfg.Redis.Password != "pw" || !cfg.Redis.Enabled() {
+					t.Fatalf("redis %+v", cfg.Redis)
+				}
+			},
+		},
+		{
+			name: "laravel REDIS_URL, and null password meaning none",
+			env:  []string{"REVERB_SCALING_ENABLED=true", "REDIS_URL=redis://cache:6379/0", "REDIS_PASSWORD=null"},
+			check: func(t *testing.T, cfg config.Config) {
+				if cfg.Redis.URL != "redis://cache:6379/0" || cfg.Redis.Password != "" {
+					t.Fatalf("redis %+v", cfg.Redis)
+				}
+			},
+		},
+		{
+			name: "laravel redis settings ignored without reverb scaling",
+			env:  []string{"REDIS_HOST=redis.internal"},
+			check: func(t *testing.T, cfg config.Config) {
+				if cfg.Redis.Enabled() {
+					t.Fatalf("redis enabled without REVERB_SCALING_ENABLED: %+v", cfg.Redis)
+				}
+			},
+		},
+		{
+			name: "quaver redis settings",
+			env:  []string{"QUAVER_REDIS_CLUSTER=10.0.0.1:6379, 10.0.0.2:6379", "QUAVER_REDIS_PREFIX=prod", "QUAVER_REDIS_NODE_TIMEOUT=5", "REVERB_SCALING_ENABLED=true", "REDIS_HOST=ignored"},
+			check: func(t *testing.T, cfg config.Config) {
+				r := cfg.Redis
+				if r.URL != "" || len(r.Cluster) != 2 || r.Cluster[1] != "10.0.0.2:6379" || r.Prefix != "prod" || r.NodeTimeout != 5 {
+					t.Fatalf("redis %+v", r)
+				}
+			},
+		},
+		{
+			name: "app limits apply to the app the flags will define",
+			env:  []string{"QUAVER_APP_MAX_CONNECTIONS=5", "QUAVER_APP_MAX_PRESENCE_MEMBERS=3"},
+			check: func(t *testing.T, cfg config.Config) {
+				id, key, secret := "flag-id", "flag-key", "flag-secret"
+				config.Overrides{AppID: &id, AppKey: &key, AppSecret: &secret}.Apply(&cfg)
+				if a := cfg.Apps[0]; a.ID != id || a.MaxConnections != 5 || a.MaxPresenceMembers != 3 {
+					t.Fatalf("flag app %+v", a)
+				}
+			},
+		},
+		{
 			name: "env over file",
 			file: file,
 			env:  []string{"QUAVER_HOST=env-host"},
