@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/quaver-dev/quaver/internal/jsdriver"
+	"github.com/quaver-dev/quaver/internal/testenv"
 	"github.com/quaver-dev/quaver/internal/testserver"
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -150,10 +151,7 @@ func TestServerRestart(t *testing.T) {
 // directory (the Go build cache makes repeated builds quick).
 func buildQuaver(t *testing.T) string {
 	t.Helper()
-	root, err := jsdriver.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root := testenv.RepoRoot(t)
 	bin := filepath.Join(t.TempDir(), "quaver")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/quaver")
 	cmd.Dir = root

@@ -15,6 +15,7 @@ import (
 
 	"github.com/quaver-dev/quaver/internal/jsdriver"
 	"github.com/quaver-dev/quaver/internal/redistest"
+	"github.com/quaver-dev/quaver/internal/testenv"
 	"github.com/quaver-dev/quaver/internal/testnode"
 )
 
@@ -81,11 +82,8 @@ func localConnections(t *testing.T, n *testnode.Node) int {
 // pointed at the nodes, and returns its port.
 func startBalancer(t *testing.T, lb string, nodes []*testnode.Node) int {
 	t.Helper()
-	root, err := jsdriver.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := redistest.FreePort(t)
+	root := testenv.RepoRoot(t)
+	port := testenv.FreePort(t)
 	dir := t.TempDir()
 	var cmd *exec.Cmd
 	switch lb {

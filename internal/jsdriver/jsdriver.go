@@ -15,7 +15,6 @@ package jsdriver
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +24,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/quaver-dev/quaver/internal/testenv"
 )
 
 // DefaultTimeout bounds Wait and Call.
@@ -135,10 +136,7 @@ func Env(vars ...string) Option {
 // logged first.
 func Start(t testing.TB, options ...Option) *Driver {
 	t.Helper()
-	root, err := RepoRoot()
-	if err != nil {
-		t.Fatalf("jsdriver: %v", err)
-	}
+	root := testenv.RepoRoot(t)
 	script := filepath.Join(root, "e2e", "js", "driver.mjs")
 	if _, err := os.Stat(filepath.Join(root, "e2e", "js", "node_modules", "pusher-js")); err != nil {
 		t.Fatalf("jsdriver: npm packages are not installed (run ./scripts/test-deps.sh): %v", err)
@@ -194,27 +192,6 @@ func Start(t testing.TB, options ...Option) *Driver {
 	})
 	d.WaitFor(20*time.Second, "driver ready", func(r Report) bool { return r.Type == "ready" })
 	return d
-}
-
-// RepoRoot finds the repository root: the nearest directory above the
-// working directory that holds go.mod and e2e/js.
-func RepoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "e2e", "js", "package.json")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod with e2e/js above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func (d *Driver) read(stdout io.Reader) {

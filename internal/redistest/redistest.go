@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaver-dev/quaver/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) URL() string { return "redis://" + s.Addr }
 // Start runs a redis-server on a free port.
 func Start(t testing.TB, extraArgs ...string) *Server {
 	t.Helper()
-	port := FreePort(t)
+	port := testenv.FreePort(t)
 	s := &Server{t: t, Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), dir: t.TempDir()}
 	s.args = append([]string{
 		"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -139,7 +140,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	for range n {
 		// The cluster bus gets its own free port: the default, port+10000,
 		// may be taken or out of range.
-		bus := strconv.Itoa(FreePort(t))
+		bus := strconv.Itoa(testenv.FreePort(t))
 		c.Masters = append(c.Masters, Start(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", "2000", "--cluster-port", bus))
 	}
@@ -178,17 +179,6 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
 	t.Cleanup(func() { _ = cl.Close() })
 	return cl
-}
-
-// FreePort returns a loopback TCP port that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // Keys lists the keys of a single server matching pattern, for tests that
