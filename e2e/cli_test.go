@@ -1,21 +1,16 @@
 package e2e
 
 import (
-	"bytes"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/quaver-dev/quaver/internal/jsdriver"
 	"github.com/quaver-dev/quaver/internal/testenv"
+	"github.com/quaver-dev/quaver/internal/testnode"
 	"github.com/quaver-dev/quaver/internal/testserver"
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -25,7 +20,6 @@ import (
 // no configuration at all; the real clients then use it.
 func TestQuaverBinary(t *testing.T) {
 	t.Parallel()
-	bin := buildQuaver(t)
 	t.Run("laravel env file, port flag over env", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
@@ -42,9 +36,8 @@ func TestQuaverBinary(t *testing.T) {
 			"REVERB_SERVER_PORT=1",
 			`VITE_REVERB_APP_KEY="${REVERB_APP_KEY}"`,
 		}, "\n"))
-		port := freePort(t)
-		run(t, bin, port, "start", "--env-file", env)
-		h := binaryHarness(t, port, "shop", "shop-key", "shop-secret")
+		n := startBinary(t, "--env-file", env)
+		h := binaryHarness(t, n, "shop", "shop-key", "shop-secret")
 		h.connect("echo", "echo-reverb", args{"key": "shop-key"})
 		h.d.Call("echoListen", args{"client": "echo", "kind": "private", "channel": "orders.1", "event": "OrderShipped"})
 		h.d.Wait("echo subscribed", jsdriver.Typed("subscribed", "echo", "private-orders.1"))
@@ -55,7 +48,6 @@ func TestQuaverBinary(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		file := filepath.Join(dir, "quaver.yaml")
-		port := freePort(t)
 		writeFile(t, file, `
 host: 127.0.0.1
 port: 1
@@ -70,8 +62,8 @@ apps:
     client_events: "off"
     max_connections: 1
 `)
-		run(t, bin, port, "start", "--config", file)
-		h := binaryHarness(t, port, "chat", "chat-key", "chat-secret")
+		n := startBinary(t, "--config", file)
+		h := binaryHarness(t, n, "chat", "chat-key", "chat-secret")
 		h.sdk("board", "board", "board-key", "board-secret")
 		h.connect("chat-a", "pusher-js", args{"key": "chat-key"})
 		h.connect("chat-b", "echo-pusher", args{"key": "chat-key"})
@@ -88,15 +80,14 @@ apps:
 	})
 	t.Run("no configuration serves the development app", func(t *testing.T) {
 		t.Parallel()
-		port := freePort(t)
-		out := run(t, bin, port, "start")
-		banner := out.String()
-		for _, want := range []string{"quaver-key", "quaver-secret", "broadcaster: 'reverb'", "REVERB_APP_KEY=quaver-key", "wsPort: " + strconv.Itoa(port)} {
+		n := startBinary(t)
+		banner := n.Stdout()
+		for _, want := range []string{"quaver-key", "quaver-secret", "broadcaster: 'reverb'", "REVERB_APP_KEY=quaver-key", "wsPort: " + strconv.Itoa(n.Port)} {
 			if !strings.Contains(banner, want) {
 				t.Errorf("banner lacks %q:\n%s", want, banner)
 			}
 		}
-		h := binaryHarness(t, port, "quaver", "quaver-key", "quaver-secret")
+		h := binaryHarness(t, n, "quaver", "quaver-key", "quaver-secret")
 		h.connect("dev", "echo-reverb", args{"key": "quaver-key"})
 		h.d.Call("echoListen", args{"client": "dev", "kind": "channel", "channel": "hello", "event": ".greeting"})
 		h.d.Wait("dev subscribed", jsdriver.Typed("subscribed", "dev", "hello"))
@@ -113,11 +104,8 @@ apps:
 // retries a refused connection, which sets this test's length.
 func TestServerRestart(t *testing.T) {
 	t.Parallel()
-	bin := buildQuaver(t)
-	port := freePort(t)
-	flags := []string{"start", "--app-id", "live", "--app-key", "live-key", "--app-secret", "live-secret"}
-	_, stop := runStoppable(t, bin, port, flags...)
-	h := binaryHarness(t, port, "live", "live-key", "live-secret")
+	node := startBinary(t, "--app-id", "live", "--app-key", "live-key", "--app-secret", "live-secret")
+	h := binaryHarness(t, node, "live", "live-key", "live-secret")
 	h.connect("echo", "echo-reverb", args{"key": "live-key", "channelData": member("u1", "One")})
 	h.connect("js", "pusher-js", args{"key": "live-key"})
 	h.d.Call("echoListen", args{"client": "echo", "kind": "join", "channel": "ops", "event": ".deploy"})
@@ -126,12 +114,12 @@ func TestServerRestart(t *testing.T) {
 	first := h.d.Count(jsdriver.Type("auth", "echo"))
 
 	mark := h.d.Mark()
-	stop()
+	node.Stop()
 	for _, name := range []string{"echo", "js"} {
 		h.d.WaitAfter(mark, name+" told to reconnect", jsdriver.ErrorCode(name, protocol.CodeReconnect))
 		h.d.WaitAfter(mark, name+" reconnecting", jsdriver.State(name, "connecting"))
 	}
-	runStoppable(t, bin, port, flags...)
+	node.Restart()
 	for _, name := range []string{"echo", "js"} {
 		h.d.WaitFor(30*time.Second, name+" back", func(r jsdriver.Report) bool {
 			return r.Seq >= mark && jsdriver.State(name, "connected")(r)
@@ -147,101 +135,26 @@ func TestServerRestart(t *testing.T) {
 	h.d.WaitAfter(mark, "js gets events again", jsdriver.Event("js", "private-ops", "deploy"))
 }
 
-// buildQuaver builds cmd/quaver from the repository into a temporary
-// directory (the Go build cache makes repeated builds quick).
-func buildQuaver(t *testing.T) string {
+// startBinary runs `quaver start args... --port P` on a free port P: the
+// binary as a user runs it, configured by args alone, with a clean
+// environment. It must exit 0 on SIGTERM, which it gets at the latest when
+// the test ends.
+func startBinary(t *testing.T, args ...string) *testnode.Node {
 	t.Helper()
-	root := testenv.RepoRoot(t)
-	bin := filepath.Join(t.TempDir(), "quaver")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/quaver")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/quaver: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// run starts the binary on port with a clean environment (no QUAVER_ or REVERB_
-// variables from the machine) and stops it with SIGTERM when the test
-// ends. It returns the binary's stdout, filled as it runs.
-func run(t *testing.T, bin string, port int, arguments ...string) *syncBuffer {
-	t.Helper()
-	stdout, _ := runStoppable(t, bin, port, arguments...)
-	return stdout
-}
-
-// runStoppable is run that also returns a function stopping the server
-// with SIGTERM before the test ends.
-func runStoppable(t *testing.T, bin string, port int, arguments ...string) (*syncBuffer, func()) {
-	t.Helper()
-	arguments = append(arguments, "--port", strconv.Itoa(port))
-	cmd := exec.Command(bin, arguments...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "QUAVER_") && !strings.HasPrefix(kv, "REVERB_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("quaver %v exited with %v\nstderr:\n%s", arguments, err, stderr.String())
-				}
-			case <-time.After(15 * time.Second):
-				_ = cmd.Process.Kill()
-				t.Errorf("quaver %v did not stop on SIGTERM", arguments)
-			}
-		})
-	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("quaver stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-		}
+	port := testenv.FreePort(t)
+	return testnode.Start(t, testnode.Options{
+		Bare: true, Port: port, ExitZero: true,
+		Args: append(args, "--port", strconv.Itoa(port)),
 	})
-	eventually(t, "quaver answers /up", func() bool {
-		select {
-		case err := <-done:
-			t.Fatalf("quaver %v exited: %v\nstderr:\n%s", arguments, err, stderr.String())
-		default:
-		}
-		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/up")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return stdout, stop
 }
 
-// binaryHarness is a driver against a server the binary runs.
-func binaryHarness(t *testing.T, port int, appID, key, secret string) *harness {
+// binaryHarness is a driver against a node.
+func binaryHarness(t *testing.T, n *testnode.Node, appID, key, secret string) *harness {
 	t.Helper()
-	srv := &testserver.Server{Host: "127.0.0.1", Port: port, URL: "http://127.0.0.1:" + strconv.Itoa(port), WSURL: "ws://127.0.0.1:" + strconv.Itoa(port)}
+	srv := &testserver.Server{Host: n.Host, Port: n.Port, URL: n.URL, WSURL: n.WSURL}
 	h := &harness{t: t, srv: srv, d: jsdriver.Start(t)}
 	h.sdk("default", appID, key, secret)
 	return h
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func writeFile(t *testing.T, name, content string) {
@@ -249,23 +162,4 @@ func writeFile(t *testing.T, name, content string) {
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading
-// test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
