@@ -5,52 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quaver-dev/quaver/internal/testenv"
 )
 
-// The tests run the real binary, built once with the version stamped the
-// way the Makefile does, so they see exactly what a user sees: output,
-// exit codes and signal handling.
+// The tests run the real binary, built with the version stamped the way
+// the Makefile does, so they see exactly what a user sees: output, exit
+// codes and signal handling.
 const testVersion = "v0.0.0-clitest"
 
-var binary string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "quaver-cmd-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	binary = filepath.Join(dir, "quaver")
-	build := exec.Command("go", "build", "-o", binary,
-		"-ldflags", "-X github.com/quaver-dev/quaver/cmd.Version="+testVersion,
-		"github.com/quaver-dev/quaver/cmd/quaver")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/quaver: %v\n%s", err, out)
-		_ = os.RemoveAll(dir)
-		os.Exit(1)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// environ is the test process's environment without QUAVER_ and REVERB_
-// settings, plus env, so a developer's own settings cannot change a result.
-func environ(env ...string) []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "QUAVER_") && !strings.HasPrefix(kv, "REVERB_") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, env...)
+// quaver returns the path of that binary, built once per test process.
+func quaver(t *testing.T) string {
+	t.Helper()
+	return testenv.Binary(t, "-X github.com/quaver-dev/quaver/cmd.Version="+testVersion)
 }
 
 // result is a finished command.
@@ -65,8 +38,8 @@ func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = environ(env...)
+	cmd := exec.CommandContext(ctx, quaver(t), args...)
+	cmd.Env = testenv.Environ(env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -92,17 +65,6 @@ func writeFile(t *testing.T, name, content string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// freePort returns a loopback port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func TestVersion(t *testing.T) {
@@ -138,12 +100,7 @@ apps:
 
 func TestConfigCheckValid(t *testing.T) {
 	// The port is in use: checking must not try to listen.
-	busy, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer busy.Close()
-	port := busy.Addr().(*net.TCPAddr).Port
+	port := listening(t)
 	file := writeFile(t, "quaver.yaml", fmt.Sprintf(validConfig, port))
 
 	r := run(t, nil, "config", "check", "--config", file)

@@ -11,128 +11,30 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/internal/testcert"
+	"github.com/quaver-dev/quaver/internal/testenv"
+	"github.com/quaver-dev/quaver/internal/testnode"
 )
 
-// process is a running `quaver start`.
-type process struct {
-	cmd            *exec.Cmd
-	stdout, stderr *syncBuffer
-	done           chan struct{}
-	waitErr        error
-}
-
-// start runs `quaver start args...`; the process is killed when the test
-// ends if it is still running.
-func start(t *testing.T, env []string, args ...string) *process {
+// start runs `quaver start args...`, configured by env and args alone,
+// and waits until it answers on port. It is stopped when the test ends if
+// it is still running.
+func start(t *testing.T, port int, env []string, args ...string) *testnode.Node {
 	t.Helper()
-	p := &process{
-		cmd:    exec.Command(binary, append([]string{"start"}, args...)...),
-		stdout: &syncBuffer{},
-		stderr: &syncBuffer{},
-		done:   make(chan struct{}),
-	}
-	p.cmd.Env = environ(env...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-	return p
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *process) output() string {
-	return "stdout:\n" + p.stdout.String() + "stderr:\n" + p.stderr.String()
-}
-
-// waitUntil polls cond until it holds, failing the test after 10 s or as
-// soon as the process exits.
-func (p *process) waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if p.exited() {
-			t.Fatalf("quaver exited (%v) before %s\n%s", p.waitErr, what, p.output())
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within 10s\n%s", what, p.output())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitUp waits until GET baseURL/up answers 200.
-func (p *process) waitUp(t *testing.T, hc *http.Client, baseURL string) {
-	t.Helper()
-	p.waitUntil(t, "200 from "+baseURL+"/up", func() bool {
-		resp, err := hc.Get(baseURL + "/up")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	return testnode.Start(t, testnode.Options{Bare: true, Port: port, Env: env, Args: args, Binary: quaver(t)})
 }
 
 // stop sends SIGTERM, as systemd and Kubernetes do, and requires a clean
 // exit within 5 s.
-func (p *process) stop(t *testing.T) {
+func stop(t *testing.T, n *testnode.Node) {
 	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v\n%s", err, p.output())
+	if err := n.Terminate(5 * time.Second); err != nil {
+		t.Fatalf("quaver: %v, want exit 0 within 5s of SIGTERM\n%s", err, n.Logs())
 	}
-	select {
-	case <-p.done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("quaver still running 5s after SIGTERM\n%s", p.output())
-	}
-	if p.waitErr != nil {
-		t.Fatalf("quaver exited with %v after SIGTERM, want 0\n%s", p.waitErr, p.output())
-	}
-}
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // app is what a user connects and triggers with.
@@ -184,16 +86,11 @@ func checkRefusesKey(t *testing.T, wsURL, key string) {
 	}
 }
 
-func urls(port int) (httpURL, wsURL string) {
-	hostPort := "127.0.0.1:" + strconv.Itoa(port)
-	return "http://" + hostPort, "ws://" + hostPort
-}
-
 // TestStartPrecedence: the file is overridden by the environment, and both
 // by flags, for the listen port and for an app's credentials; the banner
 // tells which values won and the server really uses them.
 func TestStartPrecedence(t *testing.T) {
-	filePort, envPort, flagPort := freePort(t), freePort(t), freePort(t)
+	filePort, envPort, flagPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	file := writeFile(t, "quaver.yaml", fmt.Sprintf(`
 port: %d
 apps:
@@ -222,10 +119,9 @@ apps:
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			p := start(t, c.env, append([]string{"--config", file}, c.flags...)...)
-			httpURL, wsURL := urls(c.port)
-			p.waitUp(t, http.DefaultClient, httpURL)
-			out := p.stdout.String()
+			p := start(t, c.port, c.env, append([]string{"--config", file}, c.flags...)...)
+			httpURL, wsURL := p.URL, p.WSURL
+			out := p.Stdout()
 			for _, want := range []string{
 				fmt.Sprintf("listening on %s (WebSocket %s/app/{key})", httpURL, wsURL),
 				fmt.Sprintf("app app1 (key %s)", c.app.key),
@@ -243,7 +139,7 @@ apps:
 			for _, key := range c.stale {
 				checkRefusesKey(t, wsURL, key)
 			}
-			p.stop(t)
+			stop(t, p)
 		})
 	}
 }
@@ -252,11 +148,10 @@ apps:
 // development app's credentials, a Laravel .env and an Echo snippet that
 // parses as JavaScript, and the printed credentials work.
 func TestStartDevelopmentApp(t *testing.T) {
-	port := freePort(t)
-	p := start(t, nil, "--port", strconv.Itoa(port))
-	httpURL, wsURL := urls(port)
-	p.waitUp(t, http.DefaultClient, httpURL)
-	out := p.stdout.String()
+	port := testenv.FreePort(t)
+	p := start(t, port, nil, "--port", strconv.Itoa(port))
+	httpURL, wsURL := p.URL, p.WSURL
+	out := p.Stdout()
 	for _, want := range []string{
 		"No app configured: serving the development app.",
 		"BROADCAST_CONNECTION=reverb",
@@ -282,7 +177,7 @@ func TestStartDevelopmentApp(t *testing.T) {
 	}
 	checkServes(t, dev, wsURL, httpURL, client.Options{}, nil)
 	checkEchoSnippetParses(t, out)
-	p.stop(t)
+	stop(t, p)
 }
 
 // checkEchoSnippetParses hands the printed Echo snippet to node --check,
@@ -310,17 +205,16 @@ func checkEchoSnippetParses(t *testing.T, banner string) {
 // its app on REVERB_SERVER_HOST:REVERB_SERVER_PORT, and SIGTERM tells the
 // connected clients to reconnect (4200) before exiting 0.
 func TestStartLaravelEnvFile(t *testing.T) {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	envFile := writeFile(t, ".env", laravelEnv(port))
-	p := start(t, nil, "--env-file", envFile)
-	httpURL, wsURL := urls(port)
-	p.waitUp(t, http.DefaultClient, httpURL)
-	out := p.stdout.String()
+	p := start(t, port, nil, "--env-file", envFile)
+	httpURL, wsURL := p.URL, p.WSURL
+	out := p.Stdout()
 	if !strings.Contains(out, "app 123456 (key laravel-key)") || strings.Contains(out, "development app") {
 		t.Errorf("banner does not show only the .env app:\n%s", out)
 	}
 	sub := checkServes(t, app{"123456", "laravel-key", "laravel-secret"}, wsURL, httpURL, client.Options{}, nil)
-	p.stop(t)
+	stop(t, p)
 	select {
 	case <-sub.Done():
 	case <-time.After(5 * time.Second):
@@ -335,19 +229,20 @@ func TestStartLaravelEnvFile(t *testing.T) {
 // on the one port, and the banner says so.
 func TestStartTLSFlags(t *testing.T) {
 	cert := testcert.Write(t, t.TempDir(), "server")
-	port := freePort(t)
-	p := start(t, nil, "--port", strconv.Itoa(port), "--app-id", "tls", "--app-key", "tls-key", "--app-secret", "tls-secret",
-		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile)
+	port := testenv.FreePort(t)
+	p := testnode.Start(t, testnode.Options{Bare: true, Port: port, TLS: cert.ClientConfig(), Binary: quaver(t), Args: []string{
+		"--port", strconv.Itoa(port), "--app-id", "tls", "--app-key", "tls-key", "--app-secret", "tls-secret",
+		"--tls-cert", cert.CertFile, "--tls-key", cert.KeyFile,
+	}})
 	hostPort := "127.0.0.1:" + strconv.Itoa(port)
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cert.ClientConfig()}}
-	p.waitUp(t, hc, "https://"+hostPort)
 	want := fmt.Sprintf("listening on https://%s (WebSocket wss://%s/app/{key})", hostPort, hostPort)
-	if out := p.stdout.String(); !strings.Contains(out, want) {
+	if out := p.Stdout(); !strings.Contains(out, want) {
 		t.Errorf("banner lacks %q:\n%s", want, out)
 	}
-	checkServes(t, app{"tls", "tls-key", "tls-secret"}, "wss://"+hostPort, "https://"+hostPort,
+	checkServes(t, app{"tls", "tls-key", "tls-secret"}, p.WSURL, p.URL,
 		client.Options{TLSConfig: cert.ClientConfig()}, hc)
-	p.stop(t)
+	stop(t, p)
 }
 
 // TestStartFailsFast: an invalid configuration stops start before it
@@ -405,10 +300,9 @@ func listening(t *testing.T) int {
 // are. (Before the hub waited for the close frames, about a quarter of 500
 // clients saw the socket drop without one.)
 func TestStartShutdownTellsEveryClient(t *testing.T) {
-	port := freePort(t)
-	p := start(t, nil, "--port", strconv.Itoa(port))
-	httpURL, wsURL := urls(port)
-	p.waitUp(t, http.DefaultClient, httpURL)
+	port := testenv.FreePort(t)
+	p := start(t, port, nil, "--port", strconv.Itoa(port))
+	wsURL := p.WSURL
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	subs := make([]*client.Client, 300)
@@ -420,7 +314,7 @@ func TestStartShutdownTellsEveryClient(t *testing.T) {
 		t.Cleanup(c.Close)
 		subs[i] = c
 	}
-	p.stop(t)
+	stop(t, p)
 	codes := map[int]int{}
 	for _, c := range subs {
 		select {
