@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/config"
+	"github.com/quaver-dev/quaver/internal/testenv"
 	"github.com/quaver-dev/quaver/internal/testserver"
 )
 
@@ -100,7 +99,7 @@ func TestTriggerFailures(t *testing.T) {
 	channel := "orders"
 	sub := subscribe(t, srv, testserver.AppKey, testserver.AppSecret, channel)
 	api := &client.API{BaseURL: srv.URL, AppID: testserver.AppID, Key: testserver.AppKey, Secret: testserver.AppSecret}
-	closedURL := "http://" + closedAddress(t)
+	closedURL := "http://127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)) // nothing listens there
 	cases := []struct {
 		name, url, secret, want string
 	}{
@@ -144,12 +143,7 @@ func (s script) run(t *testing.T, env []string, args ...string) (string, error) 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, append([]string{s.file}, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "QUAVER_") && !strings.HasPrefix(kv, "REVERB_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = testenv.Environ(env...)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err = cmd.Run()
@@ -200,18 +194,4 @@ func expectOnly(t *testing.T, sub *client.Client, api *client.API, channel, even
 	if got := next(); got.Event != "sentinel" {
 		t.Fatalf("subscriber got event %q on %q with data %q, want only the sentinel next", got.Event, got.Channel, got.DataString())
 	}
-}
-
-// closedAddress returns a loopback address nothing listens on.
-func closedAddress(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return addr
 }
