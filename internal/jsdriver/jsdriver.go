@@ -301,11 +301,7 @@ func (d *Driver) waitFrom(from int, timeout time.Duration, what string, match fu
 	defer timer.Stop()
 	next := from
 	for {
-		d.mu.Lock()
-		pending := d.reports[next:]
-		changed, exited, exitErr := d.changed, d.exited, d.exitErr
-		next = len(d.reports)
-		d.mu.Unlock()
+		pending, changed, exited, exitErr := d.since(&next)
 		for _, r := range pending {
 			if match(r) {
 				return r
@@ -354,33 +350,35 @@ func (d *Driver) neverFrom(from int, what string, window time.Duration, match fu
 	d.t.Helper()
 	timer := time.NewTimer(window)
 	defer timer.Stop()
-	next := from
+	next, expired := from, false
 	for {
-		d.mu.Lock()
-		pending := d.reports[next:]
-		changed := d.changed
-		next = len(d.reports)
-		d.mu.Unlock()
+		pending, changed, _, _ := d.since(&next)
 		for _, r := range pending {
 			if match(r) {
 				d.t.Fatalf("jsdriver: %s happened: %s", what, r.Line)
 			}
 		}
+		if expired {
+			return
+		}
 		select {
 		case <-changed:
 		case <-timer.C:
-			// One last look at what arrived with the deadline.
-			d.mu.Lock()
-			pending = d.reports[next:]
-			d.mu.Unlock()
-			for _, r := range pending {
-				if match(r) {
-					d.t.Fatalf("jsdriver: %s happened: %s", what, r.Line)
-				}
-			}
-			return
+			expired = true // one last look at what arrived with the deadline
 		}
 	}
+}
+
+// since returns the reports from index *next on and moves *next past
+// them. With them, read at the same moment, it returns a channel closed
+// at the next report and whether (and how) the driver has exited, so no
+// report slips between a look and the wait after it.
+func (d *Driver) since(next *int) (pending []Report, changed <-chan struct{}, exited bool, exitErr error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pending = d.reports[*next:]
+	*next = len(d.reports)
+	return pending, d.changed, d.exited, d.exitErr
 }
 
 // Reports returns every report so far that matches.
