@@ -54,6 +54,11 @@ type Options struct {
 	// OnEvent, when set, receives every event on the connection's reader
 	// goroutine; otherwise events queue for Next. It must not block long.
 	OnEvent func(Event)
+	// OnFrame, when set, receives every message after the handshake as the
+	// raw frame text, undecoded, on the reader goroutine; the slice is only
+	// valid during the call. It is for load tools, which cannot afford to
+	// decode every delivery. OnEvent and Next see nothing then.
+	OnFrame func(raw []byte)
 	// Queue bounds the events waiting for Next; when full the reader waits,
 	// as a slow browser would. Default 1024.
 	Queue int
@@ -102,7 +107,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 	addr := strings.TrimSuffix(o.URL, "/") + "/app/" + o.Key + "?" + q.Encode()
 	c := &Client{opts: o, closed: make(chan struct{}), handshaken: make(chan error, 1)}
-	if o.OnEvent == nil {
+	if o.OnEvent == nil && o.OnFrame == nil {
 		c.events = make(chan Event, o.Queue)
 	}
 	socket, resp, err := gws.NewClient(handler{c}, &gws.ClientOption{
@@ -288,6 +293,10 @@ func (h handler) OnPong(*gws.Conn, []byte) {}
 
 func (h handler) OnMessage(_ *gws.Conn, m *gws.Message) {
 	defer m.Close()
+	if h.c.opts.OnFrame != nil && h.c.SocketID != "" {
+		h.c.opts.OnFrame(m.Bytes())
+		return
+	}
 	now := time.Now()
 	var raw struct {
 		Event   string          `json:"event"`

@@ -19,7 +19,7 @@ func Execute() int {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newStartCommand(), newVersionCommand(), newConfigCommand())
+	root.AddCommand(newStartCommand(), newVersionCommand(), newConfigCommand(), newBenchCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "quaver:", err)
 		var exit exitError

@@ -12,6 +12,9 @@ type Config struct {
 	// MaxRequestSize bounds an HTTP API request body in bytes.
 	MaxRequestSize int64 `yaml:"max_request_size"`
 	Debug          bool  `yaml:"debug"`
+	// PprofAddr, when set, serves Go's profiler (net/http/pprof) on that
+	// address, apart from the public port. Keep it on a private interface.
+	PprofAddr string `yaml:"pprof_addr"`
 	// PongTimeout is how long a connection that was pinged after its app's
 	// activity timeout may stay silent before it is closed with 4201.
 	// Zero means the connection package's default (15 s).

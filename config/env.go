@@ -79,6 +79,7 @@ func applyEnv(cfg *Config, env map[string]string) error {
 		cfg.MaxRequestSize = int64(maxRequest)
 	}
 	s.boolean(&cfg.Debug, "QUAVER_DEBUG", "REVERB_DEBUG")
+	s.str(&cfg.PprofAddr, "QUAVER_PPROF_ADDR")
 	s.str(&cfg.Public.Host, "QUAVER_PUBLIC_HOST", "REVERB_HOST")
 	s.integer(&cfg.Public.Port, "QUAVER_PUBLIC_PORT", "REVERB_PORT")
 	s.str(&cfg.Public.Scheme, "QUAVER_PUBLIC_SCHEME", "REVERB_SCHEME")

@@ -18,7 +18,6 @@ type Conn struct {
 	app       *apps.App
 	id        string
 	transport Transport
-	log       *slog.Logger
 
 	out outbox
 
@@ -57,6 +56,13 @@ type signedInUser struct {
 	userData string
 }
 
+// logger returns a logger with the connection's fields. It is built when
+// something is logged rather than kept per connection, which would cost
+// every idle connection its memory.
+func (c *Conn) logger() *slog.Logger {
+	return c.hub.opts.Logger.With("app", c.app.ID, "socket_id", c.id, "transport", c.transport.Name())
+}
+
 // SocketID returns the connection's Pusher socket id.
 func (c *Conn) SocketID() string { return c.id }
 
@@ -66,7 +72,9 @@ func (c *Conn) App() *apps.App { return c.app }
 // Open sends pusher:connection_established, the first frame a client
 // receives, once the transport can carry it.
 func (c *Conn) Open() {
-	c.log.Debug("connection opened")
+	if c.hub.debug {
+		c.logger().Debug("connection opened")
+	}
 	c.Send(connectionEstablished(c.id, c.app.ActivityTimeout))
 }
 
@@ -91,7 +99,7 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 		return true
 	case pushOverflow:
 		if c.slow.CompareAndSwap(false, true) {
-			c.log.Warn("closing slow consumer", "pending_bytes", c.out.pending())
+			c.logger().Warn("closing slow consumer", "pending_bytes", c.out.pending())
 			c.hub.opts.Metrics.SlowConsumerClosed(c.app.ID)
 			go c.CloseWith(protocol.ErrSlowConsumer, false)
 		}
@@ -159,6 +167,8 @@ func (c *Conn) end(reason string, finish func()) {
 			c.hub.users.remove(c.app.ID, user.id, c)
 		}
 		c.hub.remove(c)
-		c.log.Debug("connection closed", "reason", reason)
+		if c.hub.debug {
+			c.logger().Debug("connection closed", "reason", reason)
+		}
 	})
 }

@@ -41,7 +41,9 @@ func (c *Conn) Receive(data []byte) {
 		case protocol.IsReserved(msg.Event):
 			c.sendError(protocol.CodeReconnect, "Unsupported event "+msg.Event, "")
 		default:
-			c.log.Debug("ignoring event that is neither a protocol nor a client event", "event", msg.Event)
+			if c.hub.debug {
+				c.logger().Debug("ignoring event that is neither a protocol nor a client event", "event", msg.Event)
+			}
 		}
 	}
 }

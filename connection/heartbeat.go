@@ -15,7 +15,9 @@ func (h *Hub) heartbeat(now int64) {
 	h.each(func(c *Conn) {
 		if pinged := c.pingedAt.Load(); pinged != 0 {
 			if now-pinged >= pongTimeout {
-				c.log.Debug("closing silent connection")
+				if c.hub.debug {
+					c.logger().Debug("closing silent connection")
+				}
 				c.CloseWith(protocol.ErrPongTimeout, true)
 			}
 			return

@@ -73,6 +73,9 @@ const connShards = 32
 type Hub struct {
 	opts  Options
 	clock atomic.Int64 // Unix seconds, advanced by the heartbeat loop
+	// debug caches whether debug logs are on, so the per-connection debug
+	// lines cost nothing otherwise.
+	debug bool
 
 	shards   [connShards]connShard
 	counts   sync.Map // app id → *atomic.Int64 connections
@@ -88,7 +91,7 @@ type connShard struct {
 // NewHub returns a hub; call Run to start its heartbeats.
 func NewHub(o Options) *Hub {
 	o.defaults()
-	h := &Hub{opts: o}
+	h := &Hub{opts: o, debug: o.Logger.Enabled(context.Background(), slog.LevelDebug)}
 	h.clock.Store(time.Now().Unix())
 	for i := range h.shards {
 		h.shards[i].conns = make(map[string]*Conn)
@@ -121,7 +124,6 @@ func (h *Hub) Admit(app *apps.App, t Transport) (*Conn, *protocol.Error) {
 		}
 		sh.mu.Unlock()
 	}
-	c.log = h.opts.Logger.With("app", app.ID, "socket_id", c.id, "transport", t.Name())
 	c.Touch()
 	h.opts.Metrics.ConnectionOpened(app.ID, t.Name())
 	return c, nil

@@ -102,14 +102,14 @@ func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) 
 	err := c.hub.opts.Publisher.Await(awaitCtx, c.app.ID, ch)
 	cancel()
 	if err != nil {
-		c.log.Warn("other nodes' events for this channel may be missed", "channel", ch, "err", err)
+		c.logger().Warn("other nodes' events for this channel may be missed", "channel", ch, "err", err)
 	}
 	frames := make([]*protocol.Frame, 0, 2)
 	var ids map[string]bool
 	if isPresence {
 		members, err := c.hub.opts.Presence.Members(ctx, c.app.ID, ch)
 		if err != nil {
-			c.log.Error("presence members", "channel", ch, "err", err)
+			c.logger().Error("presence members", "channel", ch, "err", err)
 		}
 		ids = make(map[string]bool, len(members))
 		for _, m := range members {
@@ -122,7 +122,7 @@ func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) 
 	if cache {
 		cached, err := c.hub.opts.Publisher.Cached(ctx, c.app.ID, ch)
 		if err != nil {
-			c.log.Warn("reading cache channel", "channel", ch, "err", err)
+			c.logger().Warn("reading cache channel", "channel", ch, "err", err)
 		}
 		if cached == nil {
 			cached = cacheMiss(ch)
@@ -140,7 +140,7 @@ func (c *Conn) joinPresence(ctx context.Context, ch string, m presence.Member) (
 	case errors.Is(err, presence.ErrFull):
 		return false, subscriptionError(ch, errTypeLimit, "Presence channel is full", protocol.CodeOverCapacity)
 	case err != nil:
-		c.log.Error("presence join", "channel", ch, "err", err)
+		c.logger().Error("presence join", "channel", ch, "err", err)
 		return false, subscriptionError(ch, errTypeLimit, "Presence is unavailable, try again", 503)
 	}
 	return first, nil
@@ -262,7 +262,7 @@ func (c *Conn) leave(ctx context.Context, s subscription) {
 func (c *Conn) leavePresence(ctx context.Context, ch string) {
 	m, last, err := c.hub.opts.Presence.Leave(ctx, c.app.ID, ch, c.id)
 	if err != nil {
-		c.log.Error("presence leave", "channel", ch, "err", err)
+		c.logger().Error("presence leave", "channel", ch, "err", err)
 		return
 	}
 	if last {

@@ -1,12 +1,14 @@
 package connection
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"path"
+	"runtime"
 	"strconv"
-	"sync"
+	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -31,6 +33,14 @@ type WebSocketOptions struct {
 type WebSocket struct {
 	hub      *Hub
 	upgrader *gws.Upgrader
+	writers  *writerPool
+}
+
+// Run writes the connections' frames until ctx ends; the server runs it for
+// as long as connections may need writing, shutdown included.
+func (w *WebSocket) Run(ctx context.Context) error {
+	w.writers.run(ctx, runtime.GOMAXPROCS(0))
+	return ctx.Err()
 }
 
 // NewWebSocket returns the WebSocket endpoint for the hub's connections.
@@ -41,7 +51,7 @@ func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
 	if o.ReadBufferSize == 0 {
 		o.ReadBufferSize = 512
 	}
-	w := &WebSocket{hub: h}
+	w := &WebSocket{hub: h, writers: newWriterPool(h.opts.WriteTimeout)}
 	w.upgrader = gws.NewUpgrader(wsEvents{}, &gws.ServerOption{
 		ReadMaxPayloadSize: o.MaxMessageSize,
 		ReadBufferSize:     o.ReadBufferSize,
@@ -63,7 +73,7 @@ func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // gws has answered with 400
 	}
-	t := &wsTransport{socket: socket, net: socket.NetConn(), writeTimeout: w.hub.opts.WriteTimeout, done: make(chan struct{})}
+	t := &wsTransport{socket: socket, net: socket.NetConn(), raw: rawConn(socket.NetConn()), writers: w.writers, done: make(chan struct{})}
 	if failure == nil {
 		t.conn, failure = w.hub.Admit(app, t)
 	}
@@ -109,12 +119,15 @@ func (w *WebSocket) check(r *http.Request) (*apps.App, *protocol.Error) {
 // wsTransport writes a connection's frames to its socket. Frames are framed
 // here rather than by gws so that a whole batch leaves in one write; gws
 // still reads, answers control frames and sends the close frame, each with
-// a single Write that cannot interleave with ours.
+// a single Write that cannot interleave with ours (writes to one socket
+// are serialized by the runtime).
 type wsTransport struct {
-	socket       *gws.Conn
-	net          net.Conn
-	conn         *Conn
-	writeTimeout time.Duration
+	socket *gws.Conn
+	net    net.Conn
+	// raw is the socket's descriptor for non-blocking writes; nil on TLS.
+	raw     syscall.RawConn
+	conn    *Conn
+	writers *writerPool
 	// done is closed when the read loop has ended, which is after the
 	// close frame was written (gws closes the socket after writing it).
 	done chan struct{}
@@ -124,51 +137,9 @@ func (t *wsTransport) Name() string { return "ws" }
 
 func (t *wsTransport) Done() <-chan struct{} { return t.done }
 
-func (t *wsTransport) Wake() { go t.flush() }
+func (t *wsTransport) Wake() { t.writers.schedule(t) }
 
 func (t *wsTransport) Abort() { _ = t.net.Close() }
-
-// maxBatch bounds the bytes gathered into one write.
-const maxBatch = 64 << 10
-
-var batchPool = sync.Pool{New: func() any { return new(writeBatch) }}
-
-type writeBatch struct {
-	frames []*protocol.Frame
-	buf    []byte
-}
-
-// flush drains the outbox; it runs in its own goroutine only while there is
-// something to write, so an idle connection has no writer goroutine.
-func (t *wsTransport) flush() {
-	b := batchPool.Get().(*writeBatch)
-	defer batchPool.Put(b)
-	for {
-		frames, closing := t.conn.Take(b.frames[:0], maxBatch)
-		b.frames = frames
-		if len(frames) == 0 {
-			if closing != nil {
-				_ = t.net.SetWriteDeadline(time.Now().Add(time.Second))
-				_ = t.socket.WriteClose(uint16(closing.Code), []byte(closing.Reason))
-			}
-			return
-		}
-		buf := b.buf[:0]
-		for _, f := range frames {
-			buf = appendTextFrame(buf, f.JSON)
-		}
-		clear(frames)
-		if cap(buf) <= 4*maxBatch {
-			b.buf = buf
-		}
-		_ = t.net.SetWriteDeadline(time.Now().Add(t.writeTimeout))
-		if _, err := t.net.Write(buf); err != nil {
-			_ = t.net.Close()
-			t.conn.TransportClosed("write failed: " + err.Error())
-			return
-		}
-	}
-}
 
 // appendTextFrame appends an unmasked, final WebSocket text frame.
 func appendTextFrame(dst, payload []byte) []byte {

@@ -39,6 +39,7 @@ type Server struct {
 	cache     broadcast.Cache
 	publisher *broadcast.Publisher
 	hub       *connection.Hub
+	ws        *connection.WebSocket
 	handler   http.Handler
 	// cluster is nil on a single node.
 	cluster *cluster
@@ -79,7 +80,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		a.Defaults()
 		maxMessage = max(maxMessage, a.MaxMessageSize)
 	}
-	ws := connection.NewWebSocket(s.hub, connection.WebSocketOptions{MaxMessageSize: maxMessage})
+	s.ws = connection.NewWebSocket(s.hub, connection.WebSocketOptions{MaxMessageSize: maxMessage})
 	apiOptions := httpapi.Options{
 		Apps:           store,
 		Publisher:      s.publisher,
@@ -96,7 +97,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	api := httpapi.New(apiOptions)
 	r := chi.NewRouter()
 	r.Route(cfg.Path+"/", func(r chi.Router) {
-		r.Get("/app/{key}", ws.ServeHTTP)
+		r.Get("/app/{key}", s.ws.ServeHTTP)
 		r.Handle("/metrics", s.metrics.Handler())
 		r.Mount("/", api)
 	})
@@ -169,7 +170,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // services are the node's background loops.
 func (s *Server) services() []func(context.Context) error {
-	list := []func(context.Context) error{s.hub.Run, s.publisher.Run}
+	list := []func(context.Context) error{s.hub.Run, s.publisher.Run, s.ws.Run}
+	if addr := s.cfg.PprofAddr; addr != "" {
+		list = append(list, func(ctx context.Context) error { return s.servePprof(ctx, addr) })
+	}
 	if c := s.cluster; c != nil {
 		list = append(list, c.census.Run, c.membership.Run, func(ctx context.Context) error {
 			return c.control.Run(ctx, s.handleControl)

@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/quaver-dev/quaver/client"
+)
+
+// fleet is many subscribed connections and what they received.
+type fleet struct {
+	target  Target
+	clients []*client.Client
+	subs    []*subscriber
+
+	subscribed   atomic.Int64
+	delivered    atomic.Int64
+	lastDelivery atomic.Int64 // Unix nanoseconds
+	latency      histogram
+}
+
+// subscriber is one connection's view of a run. Its fields are written
+// only by its connection's reader goroutine, and read after it has ended.
+type subscriber struct {
+	channel    int
+	seen       []uint64 // bitset of sequence numbers
+	received   int64
+	duplicated int64
+	outOfOrder int64
+	lastSeq    int64
+}
+
+var (
+	succeededMarker = []byte(`pusher_internal:subscription_succeeded`)
+	seqMarker       = []byte(`seq\":`)
+	timeMarker      = []byte(`t\":`)
+)
+
+// markerInt reads the integer after marker in raw (the benchmark data is a
+// JSON string inside the frame, so its quotes are escaped).
+func markerInt(raw, marker []byte) (int64, bool) {
+	i := bytes.Index(raw, marker)
+	if i < 0 {
+		return 0, false
+	}
+	i += len(marker)
+	j := i
+	for j < len(raw) && raw[j] >= '0' && raw[j] <= '9' {
+		j++
+	}
+	n, err := strconv.ParseInt(string(raw[i:j]), 10, 64)
+	return n, err == nil
+}
+
+// onFrame records one received frame for subscriber s.
+func (f *fleet) onFrame(s *subscriber, raw []byte) {
+	seq, ok := markerInt(raw, seqMarker)
+	if !ok {
+		if bytes.Contains(raw, succeededMarker) {
+			f.subscribed.Add(1)
+		}
+		return
+	}
+	now := time.Now().UnixNano()
+	if sent, ok := markerInt(raw, timeMarker); ok {
+		f.latency.record(time.Duration(now - sent))
+	}
+	f.delivered.Add(1)
+	f.lastDelivery.Store(now)
+	s.received++
+	if seq < s.lastSeq {
+		s.outOfOrder++
+	}
+	s.lastSeq = seq
+	word, bit := seq/64, uint(seq%64)
+	for int64(len(s.seen)) <= word {
+		s.seen = append(s.seen, 0)
+	}
+	if s.seen[word]&(1<<bit) != 0 {
+		s.duplicated++
+		return
+	}
+	s.seen[word] |= 1 << bit
+}
+
+func (s *subscriber) saw(seq int64) bool {
+	word := seq / 64
+	return word < int64(len(s.seen)) && s.seen[word]&(1<<uint(seq%64)) != 0
+}
+
+// connect dials n connections (spread over the target's nodes), subscribes
+// connection i to channelName(channelOf(i)) and waits until all are
+// subscribed. It returns the time that took.
+func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, channelName func(int) string, dialers int, p *phase) (time.Duration, error) {
+	f.clients = make([]*client.Client, n)
+	f.subs = make([]*subscriber, n)
+	start := time.Now()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, dialers)
+	for range min(dialers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				if err := f.dial(ctx, i, channelOf(i), channelName); err != nil {
+					errs <- err
+					return
+				}
+				p.connected.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	for f.subscribed.Load() < int64(n) {
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("bench: %d of %d subscriptions confirmed: %w", f.subscribed.Load(), n, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(start), nil
+}
+
+func (f *fleet) dial(ctx context.Context, i, channel int, channelName func(int) string) error {
+	s := &subscriber{channel: channel, lastSeq: -1}
+	f.subs[i] = s
+	node := f.target.Nodes[i%len(f.target.Nodes)]
+	c, err := client.Dial(ctx, client.Options{
+		URL: wsURL(node), Key: f.target.Key, HandshakeTimeout: 30 * time.Second,
+		OnFrame: func(raw []byte) { f.onFrame(s, raw) },
+	})
+	if err != nil {
+		return fmt.Errorf("bench: connection %d: %w", i, err)
+	}
+	f.clients[i] = c
+	return c.Subscribe(channelName(channel), client.SubscribeOptions{})
+}
+
+// close ends every connection and waits for their readers, after which the
+// subscribers' tallies may be read.
+func (f *fleet) close() {
+	for _, c := range f.clients {
+		if c != nil {
+			c.Close()
+		}
+	}
+	for _, c := range f.clients {
+		if c != nil {
+			<-c.Done()
+		}
+	}
+	f.clients = nil
+}
+
+// drain waits, after the last publish, until every expected delivery
+// arrived or none arrived for quiet, at most limit.
+func (f *fleet) drain(expected int64, quiet, limit time.Duration) {
+	start := time.Now()
+	for time.Since(start) < limit && f.delivered.Load() < expected {
+		last := max(f.lastDelivery.Load(), start.UnixNano())
+		if time.Since(time.Unix(0, last)) > quiet {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// phase counts progress for the live line.
+type phase struct {
+	connected atomic.Int64
+	published atomic.Int64
+	errors    atomic.Int64
+}

@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/quaver-dev/quaver/client"
+)
+
+// StreamsOptions configure an AI-token run: Streams channels with one
+// subscriber each, and one publisher per stream that sends TokensPerSec
+// tokens a second, Batch tokens per HTTP request, waiting for each answer
+// as a model backend does.
+type StreamsOptions struct {
+	Target       Target
+	Streams      int
+	TokensPerSec float64
+	Duration     time.Duration
+	Batch        int
+	Payload      int
+	Progress     io.Writer
+}
+
+// StreamsResult is what a token-stream run measured.
+type StreamsResult struct {
+	Mode            string  `json:"mode"`
+	Nodes           int     `json:"nodes"`
+	Streams         int     `json:"streams"`
+	TokensPerSec    float64 `json:"tokens_per_s_per_stream"`
+	Batch           int     `json:"batch"`
+	DurationSeconds float64 `json:"duration_s"`
+	PayloadBytes    int     `json:"payload_bytes"`
+	ConnectSeconds  float64 `json:"connect_s"`
+	Published       int64   `json:"published_tokens"`
+	PublishErrors   int64   `json:"publish_errors"`
+	AchievedRate    float64 `json:"achieved_tokens_per_s"`
+	RateAchieved    bool    `json:"rate_achieved"`
+	Deliveries      int64   `json:"deliveries"`
+	Lost            int64   `json:"lost"`
+	Duplicated      int64   `json:"duplicated"`
+	OutOfOrder      int64   `json:"out_of_order"`
+	Latency         Latency `json:"latency"`
+	Tool            ToolCPU `json:"tool_cpu"`
+}
+
+// Streams runs a token-stream benchmark.
+func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
+	if err := o.Target.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Streams < 1 || o.TokensPerSec <= 0 || o.Duration <= 0 {
+		return nil, fmt.Errorf("bench: streams, tokens per second and duration must be positive")
+	}
+	o.Batch = max(o.Batch, 1)
+	f := &fleet{target: o.Target}
+	ph := &phase{}
+	names := channelName("bench-stream-")
+	var publishStart time.Time
+	p := startProgress(o.Progress, "streams", func() string {
+		if publishStart.IsZero() {
+			return fmt.Sprintf("connected %d/%d", ph.connected.Load(), o.Streams)
+		}
+		el := time.Since(publishStart).Seconds()
+		return fmt.Sprintf("tokens published %d (%.0f/s)  delivered %d  p99 %.1f ms  errors %d",
+			ph.published.Load(), float64(ph.published.Load())/el, f.delivered.Load(), f.latency.latency().P99, ph.errors.Load())
+	})
+	defer f.close()
+	connectTime, err := f.connect(ctx, o.Streams, func(i int) int { return i }, names, 200, ph)
+	if err != nil {
+		p.finish()
+		return nil, err
+	}
+
+	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
+	sets := make([]*publishedSet, o.Streams)
+	issued := make([]int64, o.Streams)
+	api := o.Target.api(0, o.Streams)
+	meter := startCPUMeter()
+	publishStart = time.Now()
+	var wg sync.WaitGroup
+	for i := range o.Streams {
+		sets[i] = newPublishedSet(perStream)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			issued[i] = stream(ctx, api, names(i), o, sets[i], ph)
+		}()
+	}
+	wg.Wait()
+	publishTime := time.Since(publishStart)
+	var expected int64
+	for i := range o.Streams {
+		for seq := range issued[i] {
+			if sets[i].has(seq) {
+				expected++
+			}
+		}
+	}
+	f.drain(expected, 2*time.Second, 30*time.Second)
+	tool := meter.stop()
+	p.finish()
+	f.close()
+
+	r := &StreamsResult{
+		Mode: "streams", Nodes: len(o.Target.Nodes), Streams: o.Streams, TokensPerSec: o.TokensPerSec, Batch: o.Batch,
+		DurationSeconds: o.Duration.Seconds(), PayloadBytes: o.Payload, ConnectSeconds: round3(connectTime.Seconds()),
+		Published: ph.published.Load(), PublishErrors: ph.errors.Load(),
+		AchievedRate: round3(float64(ph.published.Load()) / publishTime.Seconds()),
+		Deliveries:   f.delivered.Load(), Latency: f.latency.latency(), Tool: tool,
+	}
+	r.RateAchieved = r.AchievedRate >= 0.98*o.TokensPerSec*float64(o.Streams) && r.PublishErrors == 0
+	for i, s := range f.subs {
+		for seq := range issued[i] {
+			if sets[i].has(seq) && !s.saw(seq) {
+				r.Lost++
+			}
+		}
+		r.Duplicated += s.duplicated
+		r.OutOfOrder += s.outOfOrder
+	}
+	return r, nil
+}
+
+// stream publishes one stream's tokens, Batch per request, each request
+// waiting for the previous one's answer, on a steady schedule; a slow
+// server makes the schedule slip, which the achieved rate shows.
+func stream(ctx context.Context, api *client.API, channel string, o StreamsOptions, set *publishedSet, ph *phase) (issued int64) {
+	interval := time.Duration(float64(o.Batch) / o.TokensPerSec * float64(time.Second))
+	start := time.Now()
+	for k := int64(0); ctx.Err() == nil; k++ {
+		due := start.Add(time.Duration(k) * interval)
+		if due.Sub(start) >= o.Duration {
+			return issued
+		}
+		if wait := time.Until(due); wait > 0 {
+			time.Sleep(wait)
+		}
+		var err error
+		if o.Batch == 1 {
+			_, err = api.Trigger(ctx, client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: payload(issued, o.Payload)})
+		} else {
+			batch := make([]client.TriggerEvent, o.Batch)
+			for j := range batch {
+				batch[j] = client.TriggerEvent{Name: "token", Channel: channel, Data: payload(issued+int64(j), o.Payload)}
+			}
+			_, err = api.Batch(ctx, batch)
+		}
+		if err != nil {
+			ph.errors.Add(1)
+		} else {
+			for j := range int64(o.Batch) {
+				set.add(issued + j)
+			}
+			ph.published.Add(int64(o.Batch))
+		}
+		issued += int64(o.Batch)
+	}
+	return issued
+}
+
+// Summary is the human report.
+func (r *StreamsResult) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "streams: %d streams × %.0f tokens/s, %d token(s) per request, for %.0fs, %d-byte tokens, %d node(s)\n",
+		r.Streams, r.TokensPerSec, r.Batch, r.DurationSeconds, r.PayloadBytes, r.Nodes)
+	fmt.Fprintf(&b, "  connected and subscribed in %.2fs\n", r.ConnectSeconds)
+	fmt.Fprintf(&b, "  published   %d tokens, %.1f/s (%s), %d errors\n", r.Published, r.AchievedRate, achieved(r.RateAchieved), r.PublishErrors)
+	fmt.Fprintf(&b, "  delivered   %d; lost %d, duplicated %d, out of order %d\n", r.Deliveries, r.Lost, r.Duplicated, r.OutOfOrder)
+	fmt.Fprintf(&b, "  latency     p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
+	b.WriteString(r.Tool.line())
+	return b.String()
+}

@@ -1,0 +1,160 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/quaver-dev/quaver/bench"
+	"github.com/quaver-dev/quaver/config"
+	"github.com/spf13/cobra"
+)
+
+// benchFlags are the target flags every bench command shares.
+type benchFlags struct {
+	url, nodes            string
+	appID, key, secret    string
+	allowRemote, jsonLine bool
+}
+
+func (f *benchFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.StringVar(&f.url, "url", "http://127.0.0.1:8080", "base URL of the server under test")
+	fs.StringVar(&f.nodes, "nodes", "", "several nodes' base URLs, comma-separated: subscribers are spread over them, events go through the first")
+	fs.StringVar(&f.appID, "app-id", config.DevAppID, "app id")
+	fs.StringVar(&f.key, "app-key", config.DevAppKey, "app key")
+	fs.StringVar(&f.secret, "app-secret", config.DevAppSecret, "app secret (signs the HTTP API calls)")
+	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
+	fs.BoolVar(&f.jsonLine, "json", false, "also print the result as one JSON line")
+}
+
+func (f *benchFlags) target() bench.Target {
+	nodes := []string{strings.TrimSuffix(f.url, "/")}
+	if f.nodes != "" {
+		nodes = nil
+		for _, n := range strings.Split(f.nodes, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				nodes = append(nodes, strings.TrimSuffix(n, "/"))
+			}
+		}
+	}
+	return bench.Target{Nodes: nodes, AppID: f.appID, Key: f.key, Secret: f.secret, AllowRemote: f.allowRemote}
+}
+
+// summarizer is any bench result.
+type summarizer interface{ Summary() string }
+
+// report prints the human summary and, with --json, one JSON line.
+func (f *benchFlags) report(cmd *cobra.Command, r summarizer) error {
+	fmt.Fprint(cmd.OutOrStdout(), r.Summary())
+	if f.jsonLine {
+		line, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), string(line))
+	}
+	return nil
+}
+
+func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt)
+}
+
+func newBenchCommand() *cobra.Command {
+	parent := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a Pusher-protocol server (Quaver or any other) on this machine",
+		Long: `Load-test a Pusher-protocol server with real WebSocket connections and signed
+HTTP API calls. Pin the server and the tool to different cores for honest
+figures, e.g. taskset -c 0 quaver start & taskset -c 1 quaver bench fanout.`,
+	}
+	parent.AddCommand(newBenchIdle(), newBenchFanout(), newBenchStreams())
+	return parent
+}
+
+func newBenchIdle() *cobra.Command {
+	var f benchFlags
+	var o bench.IdleOptions
+	cmd := &cobra.Command{
+		Use:   "idle",
+		Short: "Open many subscribed connections: connections per second and server memory per connection",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
+			r, err := bench.Idle(ctx, o)
+			if err != nil {
+				return err
+			}
+			return f.report(cmd, r)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&o.Conns, "conns", 1000, "connections to open")
+	cmd.Flags().IntVar(&o.Channels, "channels", 100, "channels the connections subscribe to, round-robin")
+	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its RSS per connection (from /proc)")
+	cmd.Flags().DurationVar(&o.Settle, "settle", 5*time.Second, "idle time before memory is read")
+	cmd.Flags().IntVar(&o.Dialers, "dialers", 200, "concurrent connection attempts")
+	return cmd
+}
+
+func newBenchFanout() *cobra.Command {
+	var f benchFlags
+	var o bench.FanoutOptions
+	cmd := &cobra.Command{
+		Use:   "fanout",
+		Short: "Publish through the HTTP API to many subscribers: deliveries/s, latency, loss",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
+			r, err := bench.Fanout(ctx, o)
+			if err != nil {
+				return err
+			}
+			return f.report(cmd, r)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&o.Subscribers, "subs", 1000, "subscribers")
+	cmd.Flags().IntVar(&o.Channels, "channels", 1, "channels the subscribers are spread over")
+	cmd.Flags().Float64Var(&o.Rate, "rate", 100, "events per second, in total")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish")
+	cmd.Flags().IntVar(&o.Payload, "payload", 100, "bytes of event data")
+	cmd.Flags().IntVar(&o.Publishers, "publishers", 32, "concurrent HTTP requests")
+	return cmd
+}
+
+func newBenchStreams() *cobra.Command {
+	var f benchFlags
+	var o bench.StreamsOptions
+	cmd := &cobra.Command{
+		Use:   "streams",
+		Short: "AI-token shape: many channels, one subscriber each, one publisher per stream",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
+			r, err := bench.Streams(ctx, o)
+			if err != nil {
+				return err
+			}
+			return f.report(cmd, r)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().IntVar(&o.Streams, "streams", 100, "concurrent streams (channels, each with one subscriber and one publisher)")
+	cmd.Flags().Float64Var(&o.TokensPerSec, "tps", 20, "tokens per second per stream")
+	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stream")
+	cmd.Flags().IntVar(&o.Batch, "batch", 1, "tokens per HTTP request (batch_events when above 1)")
+	cmd.Flags().IntVar(&o.Payload, "payload", 60, "bytes of token data")
+	return cmd
+}

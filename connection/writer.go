@@ -1,0 +1,241 @@
+package connection
+
+import (
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// writerPool writes every WebSocket connection's queued frames from a few
+// long-lived goroutines instead of one goroutine per connection and wake.
+// Its writes never block: each is a single non-blocking write(2) on the
+// socket. A socket whose kernel buffer is full (a slow reader) is handed to
+// a goroutine of its own that waits for it, so one slow client never holds
+// up the others. This keeps a broadcast to thousands of connections close
+// to the cost of the system calls themselves, and an idle connection costs
+// no goroutine at all.
+type writerPool struct {
+	mu      sync.Mutex // guards queue, head and stopped
+	ready   *sync.Cond
+	queue   []*wsTransport
+	head    int
+	stop    bool
+	timeout time.Duration
+}
+
+func newWriterPool(writeTimeout time.Duration) *writerPool {
+	p := &writerPool{timeout: writeTimeout}
+	p.ready = sync.NewCond(&p.mu)
+	return p
+}
+
+// schedule queues a transport whose outbox has frames.
+func (p *writerPool) schedule(t *wsTransport) {
+	p.mu.Lock()
+	p.queue = append(p.queue, t)
+	p.mu.Unlock()
+	p.ready.Signal()
+}
+
+func (p *writerPool) next() *wsTransport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.head == len(p.queue) && !p.stop {
+		p.ready.Wait()
+	}
+	if p.stop && p.head == len(p.queue) {
+		return nil
+	}
+	t := p.queue[p.head]
+	p.queue[p.head] = nil
+	p.head++
+	if p.head == len(p.queue) {
+		p.queue, p.head = p.queue[:0], 0
+	} else if p.head > 4096 && p.head > len(p.queue)/2 {
+		p.queue = append(p.queue[:0], p.queue[p.head:]...)
+		p.head = 0
+	}
+	return t
+}
+
+// run writes for queued transports until ctx ends, with workers goroutines.
+func (p *writerPool) run(ctx context.Context, workers int) {
+	stop := context.AfterFunc(ctx, func() {
+		p.mu.Lock()
+		p.stop = true
+		p.mu.Unlock()
+		p.ready.Broadcast()
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b := &writeBatch{}
+			for n := 1; ; n++ {
+				t := p.next()
+				if t == nil {
+					return
+				}
+				t.writeSome(p, b)
+				// Non-blocking writes never park the worker, so without this
+				// it would hold its CPU for a whole time slice: incoming
+				// requests would wait, and frames that arrive meanwhile could
+				// not join the next write to the same socket.
+				if n%yieldEvery == 0 {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// writeBatch is a worker's reusable scratch space.
+type writeBatch struct {
+	frames []*protocol.Frame
+	buf    []byte
+}
+
+// maxBatch bounds the bytes gathered into one write.
+const maxBatch = 64 << 10
+
+// yieldEvery is how many connections a worker writes to between yields.
+const yieldEvery = 16
+
+// batchesPerTurn is how many writes a connection gets before the worker
+// moves on, so one busy connection cannot starve the rest.
+const batchesPerTurn = 4
+
+// gather takes the next frames from the outbox and returns them framed,
+// in b's buffer. It returns nil with the close to send when the outbox is
+// drained.
+func (t *wsTransport) gather(b *writeBatch) ([]byte, *Closing) {
+	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
+	b.frames = frames
+	if len(frames) == 0 {
+		return nil, closing
+	}
+	buf := b.buf[:0]
+	for _, f := range frames {
+		buf = appendTextFrame(buf, f.JSON)
+	}
+	clear(frames)
+	if cap(buf) <= 4*maxBatch { // one huge frame is not kept around
+		b.buf = buf
+	}
+	return buf, nil
+}
+
+// writeSome writes a few batches without blocking, then requeues the
+// transport if frames remain; a full socket moves it to a blocking writer.
+func (t *wsTransport) writeSome(p *writerPool, b *writeBatch) {
+	for range batchesPerTurn {
+		buf, closing := t.gather(b)
+		if buf == nil {
+			if closing != nil {
+				go t.sendClose(closing)
+			}
+			return
+		}
+		n, err := t.tryWrite(buf)
+		switch {
+		case err == nil:
+			continue
+		case errors.Is(err, syscall.EAGAIN):
+			rest := append([]byte(nil), buf[n:]...)
+			go t.flushBlocking(rest, p.timeout)
+			return
+		default:
+			t.fail(err)
+			return
+		}
+	}
+	p.schedule(t)
+}
+
+// tryWrite writes buf with non-blocking write(2) calls on the socket until
+// it is written or the kernel buffer is full (EAGAIN). Sockets without a
+// file descriptor (TLS) report EAGAIN at once, which sends them to the
+// blocking writer.
+func (t *wsTransport) tryWrite(buf []byte) (int, error) {
+	if t.raw == nil {
+		return 0, syscall.EAGAIN
+	}
+	n := 0
+	var werr error
+	err := t.raw.Write(func(fd uintptr) bool {
+		for n < len(buf) {
+			m, err := syscall.Write(int(fd), buf[n:])
+			if m > 0 {
+				n += m
+			}
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				werr = err
+				break
+			}
+		}
+		return true // never wait here; EAGAIN goes to the blocking writer
+	})
+	if err != nil {
+		return n, err
+	}
+	return n, werr
+}
+
+// flushBlocking writes rest and then keeps draining the outbox with
+// ordinary blocking writes under a deadline, in the connection's own
+// goroutine, until the outbox is empty.
+func (t *wsTransport) flushBlocking(rest []byte, timeout time.Duration) {
+	b := &writeBatch{}
+	for buf := rest; ; {
+		_ = t.net.SetWriteDeadline(time.Now().Add(timeout))
+		if _, err := t.net.Write(buf); err != nil {
+			t.fail(err)
+			return
+		}
+		var closing *Closing
+		if buf, closing = t.gather(b); buf == nil {
+			_ = t.net.SetWriteDeadline(time.Time{})
+			if closing != nil {
+				t.sendClose(closing)
+			}
+			return
+		}
+	}
+}
+
+// sendClose sends the WebSocket close frame; gws then closes the socket.
+func (t *wsTransport) sendClose(c *Closing) {
+	_ = t.net.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = t.socket.WriteClose(uint16(c.Code), []byte(c.Reason))
+}
+
+func (t *wsTransport) fail(err error) {
+	_ = t.net.Close()
+	t.conn.TransportClosed("write failed: " + err.Error())
+}
+
+// rawConn returns the socket's file descriptor access, or nil when the
+// connection has none (TLS).
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
