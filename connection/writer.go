@@ -78,7 +78,7 @@ func (p *writerPool) run(ctx context.Context, workers int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := &writeBatch{}
+			b := newWriteBatch()
 			for n := 1; ; n++ {
 				t := p.next()
 				if t == nil {
@@ -98,10 +98,42 @@ func (p *writerPool) run(ctx context.Context, workers int) {
 	wg.Wait()
 }
 
-// writeBatch is a worker's reusable scratch space.
+// writeBatch is a worker's reusable scratch space, including the state of
+// its non-blocking writes, so that a write allocates nothing.
 type writeBatch struct {
 	frames []*protocol.Frame
 	buf    []byte
+
+	out      []byte // being written by write
+	written  int
+	writeErr error
+	write    func(fd uintptr) bool
+}
+
+func newWriteBatch() *writeBatch {
+	b := &writeBatch{}
+	b.write = b.writeFD
+	return b
+}
+
+// writeFD writes b.out with write(2) calls until it is written or the
+// kernel buffer is full. It is called by RawConn.Write and never asks it to
+// wait: a full buffer (EAGAIN) goes to the blocking writer instead.
+func (b *writeBatch) writeFD(fd uintptr) bool {
+	for b.written < len(b.out) {
+		m, err := syscall.Write(int(fd), b.out[b.written:])
+		if m > 0 {
+			b.written += m
+		}
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			b.writeErr = err
+			break
+		}
+	}
+	return true
 }
 
 // maxBatch bounds the bytes gathered into one write.
@@ -119,10 +151,10 @@ const batchesPerTurn = 4
 // drained.
 func (t *wsTransport) gather(b *writeBatch) ([]byte, *Closing) {
 	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
-	b.frames = frames
 	if len(frames) == 0 {
 		return nil, closing
 	}
+	b.frames = frames
 	buf := b.buf[:0]
 	for _, f := range frames {
 		buf = appendTextFrame(buf, f.JSON)
@@ -145,7 +177,7 @@ func (t *wsTransport) writeSome(p *writerPool, b *writeBatch) {
 			}
 			return
 		}
-		n, err := t.tryWrite(buf)
+		n, err := t.tryWrite(buf, b)
 		switch {
 		case err == nil:
 			continue
@@ -165,28 +197,14 @@ func (t *wsTransport) writeSome(p *writerPool, b *writeBatch) {
 // it is written or the kernel buffer is full (EAGAIN). Sockets without a
 // file descriptor (TLS) report EAGAIN at once, which sends them to the
 // blocking writer.
-func (t *wsTransport) tryWrite(buf []byte) (int, error) {
+func (t *wsTransport) tryWrite(buf []byte, b *writeBatch) (int, error) {
 	if t.raw == nil {
 		return 0, syscall.EAGAIN
 	}
-	n := 0
-	var werr error
-	err := t.raw.Write(func(fd uintptr) bool {
-		for n < len(buf) {
-			m, err := syscall.Write(int(fd), buf[n:])
-			if m > 0 {
-				n += m
-			}
-			if err == syscall.EINTR {
-				continue
-			}
-			if err != nil {
-				werr = err
-				break
-			}
-		}
-		return true // never wait here; EAGAIN goes to the blocking writer
-	})
+	b.out, b.written, b.writeErr = buf, 0, nil
+	err := t.raw.Write(b.write)
+	n, werr := b.written, b.writeErr
+	b.out = nil
 	if err != nil {
 		return n, err
 	}
@@ -197,7 +215,7 @@ func (t *wsTransport) tryWrite(buf []byte) (int, error) {
 // ordinary blocking writes under a deadline, in the connection's own
 // goroutine, until the outbox is empty.
 func (t *wsTransport) flushBlocking(rest []byte, timeout time.Duration) {
-	b := &writeBatch{}
+	b := newWriteBatch()
 	for buf := rest; ; {
 		_ = t.net.SetWriteDeadline(time.Now().Add(timeout))
 		if _, err := t.net.Write(buf); err != nil {
