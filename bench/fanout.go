@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quaver-dev/quaver/client"
 )
 
 // FanoutOptions configure a fan-out run: Subscribers connections spread
@@ -20,6 +22,9 @@ type FanoutOptions struct {
 	Rate        float64
 	Duration    time.Duration
 	Payload     int
+	// PID, when set, is the server process whose CPU and memory use are
+	// reported (it must run on this machine).
+	PID int
 	// Publishers is the number of concurrent HTTP requests. Default 32.
 	Publishers int
 	Progress   io.Writer
@@ -27,25 +32,26 @@ type FanoutOptions struct {
 
 // FanoutResult is what a fan-out run measured.
 type FanoutResult struct {
-	Mode             string  `json:"mode"`
-	Nodes            int     `json:"nodes"`
-	Subscribers      int     `json:"subscribers"`
-	Channels         int     `json:"channels"`
-	TargetRate       float64 `json:"target_rate"`
-	DurationSeconds  float64 `json:"duration_s"`
-	PayloadBytes     int     `json:"payload_bytes"`
-	ConnectSeconds   float64 `json:"connect_s"`
-	Published        int64   `json:"published"`
-	PublishErrors    int64   `json:"publish_errors"`
-	AchievedRate     float64 `json:"achieved_rate"`
-	RateAchieved     bool    `json:"rate_achieved"`
-	Expected         int64   `json:"expected_deliveries"`
-	Deliveries       int64   `json:"deliveries"`
-	DeliveriesPerSec float64 `json:"deliveries_per_s"`
-	Lost             int64   `json:"lost"`
-	Duplicated       int64   `json:"duplicated"`
-	Latency          Latency `json:"latency"`
-	Tool             ToolCPU `json:"tool_cpu"`
+	Mode             string       `json:"mode"`
+	Nodes            int          `json:"nodes"`
+	Subscribers      int          `json:"subscribers"`
+	Channels         int          `json:"channels"`
+	TargetRate       float64      `json:"target_rate"`
+	DurationSeconds  float64      `json:"duration_s"`
+	PayloadBytes     int          `json:"payload_bytes"`
+	ConnectSeconds   float64      `json:"connect_s"`
+	Published        int64        `json:"published"`
+	PublishErrors    int64        `json:"publish_errors"`
+	AchievedRate     float64      `json:"achieved_rate"`
+	RateAchieved     bool         `json:"rate_achieved"`
+	Expected         int64        `json:"expected_deliveries"`
+	Deliveries       int64        `json:"deliveries"`
+	DeliveriesPerSec float64      `json:"deliveries_per_s"`
+	Lost             int64        `json:"lost"`
+	Duplicated       int64        `json:"duplicated"`
+	Latency          Latency      `json:"latency"`
+	Tool             ToolCPU      `json:"tool_cpu"`
+	Server           *ServerUsage `json:"server,omitempty"`
 }
 
 func channelName(prefix string) func(int) string {
@@ -85,16 +91,19 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		return nil, err
 	}
 
-	api := o.Target.api(0, o.Publishers)
-	meter := startCPUMeter()
+	meter, server := startCPUMeter(), startServerMeter(o.PID)
 	publishStart = time.Now()
-	issued := paced(ctx, o.Rate, o.Duration, o.Publishers, func(seq int64) error {
-		return trigger(ctx, api, names(int(seq%int64(o.Channels))), "bench", seq, o.Payload, set)
+	issued, err := paced(ctx, o.Target.api(0), o.Rate, o.Duration, o.Publishers, func(conn *client.APIConn, seq int64) error {
+		return trigger(conn, names(int(seq%int64(o.Channels))), "bench", seq, o.Payload, set)
 	}, ph)
+	if err != nil {
+		p.finish()
+		return nil, err
+	}
 	publishTime := time.Since(publishStart)
 	expected := expectedDeliveries(f, set, issued, o.Channels)
 	f.drain(expected, 2*time.Second, 30*time.Second)
-	tool := meter.stop()
+	tool, usage := meter.stop(), server.stop()
 	p.finish()
 	window := time.Duration(f.lastDelivery.Load() - publishStart.UnixNano())
 	f.close()
@@ -106,7 +115,7 @@ func Fanout(ctx context.Context, o FanoutOptions) (*FanoutResult, error) {
 		Published:      ph.published.Load(), PublishErrors: ph.errors.Load(),
 		AchievedRate: round3(float64(ph.published.Load()) / publishTime.Seconds()),
 		Expected:     expected, Deliveries: f.delivered.Load(),
-		Latency: f.latency.latency(), Tool: tool,
+		Latency: f.latency.latency(), Tool: tool, Server: usage,
 	}
 	r.RateAchieved = r.AchievedRate >= 0.98*o.Rate && r.PublishErrors == 0
 	if window > 0 {
@@ -158,6 +167,7 @@ func (r *FanoutResult) Summary() string {
 	fmt.Fprintf(&b, "  delivered   %d of %d, %.0f deliveries/s\n", r.Deliveries, r.Expected, r.DeliveriesPerSec)
 	fmt.Fprintf(&b, "  lost %d, duplicated %d\n", r.Lost, r.Duplicated)
 	fmt.Fprintf(&b, "  latency     p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
+	b.WriteString(r.Server.line())
 	b.WriteString(r.Tool.line())
 	return b.String()
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -12,11 +13,16 @@ import (
 	"github.com/quaver-dev/quaver/client"
 )
 
-// fleet is many subscribed connections and what they received.
+// fleet is many subscribed connections and what they received. The
+// connections are a client.Fleet: no goroutine each, one read(2) per
+// readiness, so the tool can take the deliveries of a server much faster
+// than itself.
 type fleet struct {
-	target  Target
-	clients []*client.Client
-	subs    []*subscriber
+	target Target
+	conns  *client.Fleet
+	stop   context.CancelFunc
+	done   chan struct{}
+	subs   []*subscriber
 
 	subscribed   atomic.Int64
 	delivered    atomic.Int64
@@ -97,7 +103,15 @@ func (s *subscriber) saw(seq int64) bool {
 // connection i to channelName(channelOf(i)) and waits until all are
 // subscribed. It returns the time that took.
 func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, channelName func(int) string, dialers int, p *phase) (time.Duration, error) {
-	f.clients = make([]*client.Client, n)
+	conns, err := client.NewFleet(runtime.GOMAXPROCS(0))
+	if err != nil {
+		return 0, err
+	}
+	f.conns = conns
+	runCtx, stop := context.WithCancel(context.Background())
+	f.stop, f.done = stop, make(chan struct{})
+	go func() { defer close(f.done); _ = conns.Run(runCtx) }()
+
 	f.subs = make([]*subscriber, n)
 	start := time.Now()
 	var next atomic.Int64
@@ -134,31 +148,25 @@ func (f *fleet) dial(ctx context.Context, i, channel int, channelName func(int) 
 	s := &subscriber{channel: channel, lastSeq: -1}
 	f.subs[i] = s
 	node := f.target.Nodes[i%len(f.target.Nodes)]
-	c, err := client.Dial(ctx, client.Options{
-		URL: wsURL(node), Key: f.target.Key, HandshakeTimeout: 30 * time.Second,
-		OnFrame: func(raw []byte) { f.onFrame(s, raw) },
-	})
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	id, _, err := f.conns.Dial(dialCtx, wsURL(node), f.target.Key, func(raw []byte) { f.onFrame(s, raw) })
 	if err != nil {
 		return fmt.Errorf("bench: connection %d: %w", i, err)
 	}
-	f.clients[i] = c
-	return c.Subscribe(channelName(channel), client.SubscribeOptions{})
+	return f.conns.Subscribe(id, channelName(channel))
 }
 
-// close ends every connection and waits for their readers, after which the
+// close ends every connection and the readers, after which the
 // subscribers' tallies may be read.
 func (f *fleet) close() {
-	for _, c := range f.clients {
-		if c != nil {
-			c.Close()
-		}
+	if f.conns == nil {
+		return
 	}
-	for _, c := range f.clients {
-		if c != nil {
-			<-c.Done()
-		}
-	}
-	f.clients = nil
+	f.stop()
+	<-f.done
+	f.conns.Close()
+	f.conns = nil
 }
 
 // drain waits, after the last publish, until every expected delivery

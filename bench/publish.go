@@ -40,15 +40,23 @@ func (p *publishedSet) has(seq int64) bool {
 	return p.words[seq/64].Load()&(1<<uint(seq%64)) != 0
 }
 
-// paced runs publish(seq) for seq 0, 1, ... at rate per second for
-// duration, from workers concurrent goroutines. When the server (or the
-// workers) cannot keep up, events are not queued without bound: the
-// schedule falls behind and the achieved rate says so.
-func paced(ctx context.Context, rate float64, duration time.Duration, workers int, publish func(seq int64) error, ph *phase) (issued int64) {
+// paced runs publish(conn, seq) for seq 0, 1, ... at rate per second for
+// duration, from workers concurrent goroutines, each with its own API
+// connection. When the server (or the workers) cannot keep up, events are
+// not queued without bound: the schedule falls behind and the achieved rate
+// says so.
+func paced(ctx context.Context, api *client.API, rate float64, duration time.Duration, workers int, publish func(conn *client.APIConn, seq int64) error, ph *phase) (issued int64, err error) {
+	conns := make([]*client.APIConn, workers)
+	for i := range conns {
+		if conns[i], err = client.DialAPI(ctx, api); err != nil {
+			return 0, err
+		}
+		defer conns[i].Close()
+	}
 	jobs := make(chan int64, workers)
 	done := make(chan struct{})
 	var running atomic.Int64
-	for range workers {
+	for _, conn := range conns {
 		running.Add(1)
 		go func() {
 			defer func() {
@@ -57,7 +65,7 @@ func paced(ctx context.Context, rate float64, duration time.Duration, workers in
 				}
 			}()
 			for seq := range jobs {
-				if err := publish(seq); err != nil {
+				if err := publish(conn, seq); err != nil {
 					ph.errors.Add(1)
 				} else {
 					ph.published.Add(1)
@@ -87,12 +95,12 @@ func paced(ctx context.Context, rate float64, duration time.Duration, workers in
 	}
 	close(jobs)
 	<-done
-	return issued
+	return issued, nil
 }
 
 // trigger publishes one benchmark event to a channel.
-func trigger(ctx context.Context, api *client.API, channel, event string, seq int64, size int, set *publishedSet) error {
-	_, err := api.Trigger(ctx, client.TriggerEvent{Name: event, Channels: []string{channel}, Data: payload(seq, size)})
+func trigger(conn *client.APIConn, channel, event string, seq int64, size int, set *publishedSet) error {
+	_, err := conn.Trigger(client.TriggerEvent{Name: event, Channels: []string{channel}, Data: payload(seq, size)})
 	if err == nil {
 		set.add(seq)
 	}

@@ -23,7 +23,10 @@ type StreamsOptions struct {
 	Duration     time.Duration
 	Batch        int
 	Payload      int
-	Progress     io.Writer
+	// PID, when set, is the server process whose CPU and memory use are
+	// reported (it must run on this machine).
+	PID      int
+	Progress io.Writer
 }
 
 // StreamsResult is what a token-stream run measured.
@@ -45,7 +48,10 @@ type StreamsResult struct {
 	Duplicated      int64   `json:"duplicated"`
 	OutOfOrder      int64   `json:"out_of_order"`
 	Latency         Latency `json:"latency"`
-	Tool            ToolCPU `json:"tool_cpu"`
+	// Request is the HTTP API round trip as the publishers saw it.
+	Request Latency      `json:"request_latency"`
+	Tool    ToolCPU      `json:"tool_cpu"`
+	Server  *ServerUsage `json:"server,omitempty"`
 }
 
 // Streams runs a token-stream benchmark.
@@ -79,16 +85,17 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
 	sets := make([]*publishedSet, o.Streams)
 	issued := make([]int64, o.Streams)
-	api := o.Target.api(0, o.Streams)
-	meter := startCPUMeter()
+	api := o.Target.api(0)
+	meter, server := startCPUMeter(), startServerMeter(o.PID)
 	publishStart = time.Now()
+	var requests histogram
 	var wg sync.WaitGroup
 	for i := range o.Streams {
 		sets[i] = newPublishedSet(perStream)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			issued[i] = stream(ctx, api, names(i), o, sets[i], ph)
+			issued[i] = stream(ctx, api, names(i), i, o, sets[i], ph, &requests)
 		}()
 	}
 	wg.Wait()
@@ -102,7 +109,7 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		}
 	}
 	f.drain(expected, 2*time.Second, 30*time.Second)
-	tool := meter.stop()
+	tool, usage := meter.stop(), server.stop()
 	p.finish()
 	f.close()
 
@@ -111,7 +118,7 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		DurationSeconds: o.Duration.Seconds(), PayloadBytes: o.Payload, ConnectSeconds: round3(connectTime.Seconds()),
 		Published: ph.published.Load(), PublishErrors: ph.errors.Load(),
 		AchievedRate: round3(float64(ph.published.Load()) / publishTime.Seconds()),
-		Deliveries:   f.delivered.Load(), Latency: f.latency.latency(), Tool: tool,
+		Deliveries:   f.delivered.Load(), Latency: f.latency.latency(), Request: requests.latency(), Tool: tool, Server: usage,
 	}
 	r.RateAchieved = r.AchievedRate >= 0.98*o.TokensPerSec*float64(o.Streams) && r.PublishErrors == 0
 	for i, s := range f.subs {
@@ -126,30 +133,40 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	return r, nil
 }
 
-// stream publishes one stream's tokens, Batch per request, each request
+// stream publishes stream i's tokens, Batch per request, each request
 // waiting for the previous one's answer, on a steady schedule; a slow
-// server makes the schedule slip, which the achieved rate shows.
-func stream(ctx context.Context, api *client.API, channel string, o StreamsOptions, set *publishedSet, ph *phase) (issued int64) {
+// server makes the schedule slip, which the achieved rate shows. The
+// streams' schedules are spread evenly over one interval, as independent
+// generations are, rather than all firing at the same instants.
+func stream(ctx context.Context, api *client.API, channel string, i int, o StreamsOptions, set *publishedSet, ph *phase, requests *histogram) (issued int64) {
+	conn, err := client.DialAPI(ctx, api)
+	if err != nil {
+		ph.errors.Add(1)
+		return 0
+	}
+	defer conn.Close()
 	interval := time.Duration(float64(o.Batch) / o.TokensPerSec * float64(time.Second))
-	start := time.Now()
+	begin := time.Now()
+	start := begin.Add(interval * time.Duration(i) / time.Duration(o.Streams))
 	for k := int64(0); ctx.Err() == nil; k++ {
 		due := start.Add(time.Duration(k) * interval)
-		if due.Sub(start) >= o.Duration {
+		if due.Sub(begin) >= o.Duration {
 			return issued
 		}
 		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
 		}
-		var err error
+		sent := time.Now()
 		if o.Batch == 1 {
-			_, err = api.Trigger(ctx, client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: payload(issued, o.Payload)})
+			_, err = conn.Trigger(client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: payload(issued, o.Payload)})
 		} else {
 			batch := make([]client.TriggerEvent, o.Batch)
 			for j := range batch {
 				batch[j] = client.TriggerEvent{Name: "token", Channel: channel, Data: payload(issued+int64(j), o.Payload)}
 			}
-			_, err = api.Batch(ctx, batch)
+			_, err = conn.Batch(batch)
 		}
+		requests.record(time.Since(sent))
 		if err != nil {
 			ph.errors.Add(1)
 		} else {
@@ -172,6 +189,8 @@ func (r *StreamsResult) Summary() string {
 	fmt.Fprintf(&b, "  published   %d tokens, %.1f/s (%s), %d errors\n", r.Published, r.AchievedRate, achieved(r.RateAchieved), r.PublishErrors)
 	fmt.Fprintf(&b, "  delivered   %d; lost %d, duplicated %d, out of order %d\n", r.Deliveries, r.Lost, r.Duplicated, r.OutOfOrder)
 	fmt.Fprintf(&b, "  latency     p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
+	fmt.Fprintf(&b, "  requests    p50 %.2f ms, p99 %.2f ms (HTTP round trip)\n", r.Request.P50, r.Request.P99)
+	b.WriteString(r.Server.line())
 	b.WriteString(r.Tool.line())
 	return b.String()
 }

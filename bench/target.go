@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/quaver-dev/quaver/client"
 )
@@ -61,17 +59,8 @@ func wsURL(node string) string {
 	return "ws://" + strings.TrimPrefix(node, "http://")
 }
 
-// api returns a signed API client for node i with keep-alive connections
-// enough for the tool's concurrent publishers.
-func (t Target) api(i, conns int) *client.API {
-	return &client.API{
-		BaseURL: t.Nodes[i], AppID: t.AppID, Key: t.Key, Secret: t.Secret,
-		HTTP: &http.Client{
-			Timeout: 30 * time.Second,
-			Transport: &http.Transport{
-				MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
-				DisableCompression: true, IdleConnTimeout: time.Minute,
-			},
-		},
-	}
+// api returns the signing settings for node i's HTTP API; publishers open
+// their own client.APIConn with it.
+func (t Target) api(i int) *client.API {
+	return &client.API{BaseURL: t.Nodes[i], AppID: t.AppID, Key: t.Key, Secret: t.Secret}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // benchFlags are the target flags every bench command shares.
 type benchFlags struct {
-	url, nodes            string
+	url, nodes, profile   string
 	appID, key, secret    string
 	allowRemote, jsonLine bool
 }
@@ -30,6 +31,24 @@ func (f *benchFlags) register(cmd *cobra.Command) {
 	fs.StringVar(&f.secret, "app-secret", config.DevAppSecret, "app secret (signs the HTTP API calls)")
 	fs.BoolVar(&f.allowRemote, "allow-remote", false, "allow a target that is not on this machine")
 	fs.BoolVar(&f.jsonLine, "json", false, "also print the result as one JSON line")
+	fs.StringVar(&f.profile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
+}
+
+// profiled runs fn under the CPU profiler when --cpuprofile is given.
+func (f *benchFlags) profiled(fn func() error) error {
+	if f.profile == "" {
+		return fn()
+	}
+	out, err := os.Create(f.profile)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	if err := pprof.StartCPUProfile(out); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return fn()
 }
 
 func (f *benchFlags) target() bench.Target {
@@ -88,11 +107,13 @@ func newBenchIdle() *cobra.Command {
 			ctx, stop := interruptible(cmd)
 			defer stop()
 			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			r, err := bench.Idle(ctx, o)
-			if err != nil {
-				return err
-			}
-			return f.report(cmd, r)
+			return f.profiled(func() error {
+				r, err := bench.Idle(ctx, o)
+				if err != nil {
+					return err
+				}
+				return f.report(cmd, r)
+			})
 		},
 	}
 	f.register(cmd)
@@ -115,11 +136,13 @@ func newBenchFanout() *cobra.Command {
 			ctx, stop := interruptible(cmd)
 			defer stop()
 			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			r, err := bench.Fanout(ctx, o)
-			if err != nil {
-				return err
-			}
-			return f.report(cmd, r)
+			return f.profiled(func() error {
+				r, err := bench.Fanout(ctx, o)
+				if err != nil {
+					return err
+				}
+				return f.report(cmd, r)
+			})
 		},
 	}
 	f.register(cmd)
@@ -129,6 +152,7 @@ func newBenchFanout() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to publish")
 	cmd.Flags().IntVar(&o.Payload, "payload", 100, "bytes of event data")
 	cmd.Flags().IntVar(&o.Publishers, "publishers", 32, "concurrent HTTP requests")
+	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its CPU and memory use (from /proc)")
 	return cmd
 }
 
@@ -143,11 +167,13 @@ func newBenchStreams() *cobra.Command {
 			ctx, stop := interruptible(cmd)
 			defer stop()
 			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			r, err := bench.Streams(ctx, o)
-			if err != nil {
-				return err
-			}
-			return f.report(cmd, r)
+			return f.profiled(func() error {
+				r, err := bench.Streams(ctx, o)
+				if err != nil {
+					return err
+				}
+				return f.report(cmd, r)
+			})
 		},
 	}
 	f.register(cmd)
@@ -156,5 +182,6 @@ func newBenchStreams() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stream")
 	cmd.Flags().IntVar(&o.Batch, "batch", 1, "tokens per HTTP request (batch_events when above 1)")
 	cmd.Flags().IntVar(&o.Payload, "payload", 60, "bytes of token data")
+	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its CPU and memory use (from /proc)")
 	return cmd
 }

@@ -1,0 +1,392 @@
+//go:build linux
+
+package client
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// Fleet holds many client connections for load generation. Its
+// connections cost no goroutine: one epoll loop per reader reads every
+// socket with a single read(2) per readiness and hands each text frame,
+// raw and undecoded, to a callback. It speaks plain ws:// only and is
+// Linux-only; it answers the server's pings so connections stay up.
+type Fleet struct {
+	readers []*fleetReader
+
+	mu    sync.Mutex // guards conns
+	conns []*fleetConn
+}
+
+type fleetConn struct {
+	id      int
+	net     net.Conn // kept so the descriptor stays open
+	fd      int
+	onFrame func(raw []byte)
+	pending []byte // the start of a frame split across reads
+	writeMu sync.Mutex
+}
+
+type fleetReader struct {
+	epfd int
+	// poll is epfd registered with the Go runtime's poller, so waiting for
+	// events parks a goroutine instead of blocking a thread.
+	poll *os.File
+	mu   sync.Mutex // guards byFD
+	byFD map[int]*fleetConn
+}
+
+// NewFleet returns an empty fleet read by the given number of epoll loops.
+func NewFleet(readers int) (*Fleet, error) {
+	f := &Fleet{}
+	for range max(readers, 1) {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err == nil {
+			err = syscall.SetNonblock(epfd, true)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.readers = append(f.readers, &fleetReader{epfd: epfd, poll: os.NewFile(uintptr(epfd), "epoll"), byFD: map[int]*fleetConn{}})
+	}
+	return f, nil
+}
+
+// Dial opens a connection to a ws:// server URL, completes the WebSocket
+// and Pusher handshakes, and adds it to the fleet. It returns the
+// connection's index and socket id. onFrame receives the connection's text
+// frames, in order, on a reader goroutine (once Run runs); the slice is
+// only valid during the call.
+func (f *Fleet) Dial(ctx context.Context, serverURL, key string, onFrame func(raw []byte)) (int, string, error) {
+	u, err := url.Parse(serverURL)
+	if err != nil || u.Scheme != "ws" {
+		return 0, "", fmt.Errorf("client: fleet needs a ws:// URL, not %q", serverURL)
+	}
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	if err != nil {
+		return 0, "", err
+	}
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = nc.SetDeadline(deadline)
+	} else {
+		_ = nc.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	rest, socketID, err := handshake(nc, u, key)
+	if err != nil {
+		_ = nc.Close()
+		return 0, "", err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	fd, err := socketFD(nc)
+	if err != nil {
+		_ = nc.Close()
+		return 0, "", err
+	}
+	f.mu.Lock()
+	c := &fleetConn{id: len(f.conns), net: nc, fd: fd, onFrame: onFrame, pending: rest}
+	f.conns = append(f.conns, c)
+	f.mu.Unlock()
+	r := f.readers[c.id%len(f.readers)]
+	r.mu.Lock()
+	r.byFD[fd] = c
+	r.mu.Unlock()
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
+	if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return 0, "", err
+	}
+	return c.id, socketID, nil
+}
+
+// handshake upgrades nc and reads pusher:connection_established. It returns
+// the bytes read past that frame and the socket id.
+func handshake(nc net.Conn, u *url.URL, key string) ([]byte, string, error) {
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	path := strings.TrimSuffix(u.Path, "/") + "/app/" + key + "?protocol=7&client=quaver-fleet&version=1"
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(nonce) + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := nc.Write([]byte(req)); err != nil {
+		return nil, "", err
+	}
+	br := bufio.NewReaderSize(nc, 4096)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return nil, "", err
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 101") {
+		return nil, "", fmt.Errorf("client: upgrade refused: %s", strings.TrimSpace(status))
+	}
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return nil, "", err
+		}
+		if line == "\r\n" {
+			break
+		}
+	}
+	var buf []byte
+	for {
+		payload, opcode, n := parseFrame(buf)
+		if n > 0 {
+			if opcode != 1 {
+				return nil, "", fmt.Errorf("client: unexpected frame opcode %d in the handshake", opcode)
+			}
+			socketID, err := establishedSocketID(payload)
+			return append([]byte(nil), buf[n:]...), socketID, err
+		}
+		chunk := make([]byte, 4096)
+		m, err := br.Read(chunk)
+		if err != nil {
+			return nil, "", err
+		}
+		buf = append(buf, chunk[:m]...)
+	}
+}
+
+func establishedSocketID(payload []byte) (string, error) {
+	var msg struct {
+		Event string `json:"event"`
+		Data  string `json:"data"`
+	}
+	if err := json.Unmarshal(payload, &msg); err != nil {
+		return "", err
+	}
+	if msg.Event != protocol.EventConnectionEstablished {
+		var d struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		var raw struct {
+			Data json.RawMessage `json:"data"`
+		}
+		_ = json.Unmarshal(payload, &raw)
+		_ = json.Unmarshal(raw.Data, &d)
+		return "", &protocol.Error{Code: d.Code, Message: d.Message}
+	}
+	var d struct {
+		SocketID string `json:"socket_id"`
+	}
+	if err := json.Unmarshal([]byte(msg.Data), &d); err != nil || d.SocketID == "" {
+		return "", errors.New("client: connection_established without socket_id")
+	}
+	return d.SocketID, nil
+}
+
+// parseFrame reads one unmasked server frame at the start of b: its payload,
+// opcode and total length, or n == 0 when b holds no complete frame.
+func parseFrame(b []byte) (payload []byte, opcode byte, n int) {
+	if len(b) < 2 {
+		return nil, 0, 0
+	}
+	opcode = b[0] & 0x0f
+	length, head := int(b[1]&0x7f), 2
+	switch length {
+	case 126:
+		if len(b) < 4 {
+			return nil, 0, 0
+		}
+		length, head = int(binary.BigEndian.Uint16(b[2:])), 4
+	case 127:
+		if len(b) < 10 {
+			return nil, 0, 0
+		}
+		length, head = int(binary.BigEndian.Uint64(b[2:])), 10
+	}
+	if len(b) < head+length {
+		return nil, 0, 0
+	}
+	return b[head : head+length], opcode, head + length
+}
+
+func socketFD(nc net.Conn) (int, error) {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return 0, errors.New("client: connection has no descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var fd int
+	err = raw.Control(func(f uintptr) { fd = int(f) })
+	return fd, err
+}
+
+// Send writes one text message, masked as clients must, on connection i.
+func (f *Fleet) Send(i int, message []byte) error {
+	f.mu.Lock()
+	c := f.conns[i]
+	f.mu.Unlock()
+	return c.send(1, message)
+}
+
+func (c *fleetConn) send(opcode byte, payload []byte) error {
+	frame := make([]byte, 0, len(payload)+14)
+	frame = append(frame, 0x80|opcode)
+	switch n := len(payload); {
+	case n < 126:
+		frame = append(frame, 0x80|byte(n))
+	case n < 1<<16:
+		frame = append(frame, 0x80|126, byte(n>>8), byte(n))
+	default:
+		frame = binary.BigEndian.AppendUint64(append(frame, 0x80|127), uint64(n))
+	}
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	frame = append(frame, mask[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_, err := c.net.Write(frame)
+	return err
+}
+
+// Subscribe sends pusher:subscribe for a public channel on connection i.
+func (f *Fleet) Subscribe(i int, channel string) error {
+	msg, _ := json.Marshal(map[string]any{"event": protocol.EventSubscribe, "data": map[string]string{"channel": channel, "auth": ""}})
+	return f.Send(i, msg)
+}
+
+// Run reads every connection until ctx ends.
+func (f *Fleet) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, r := range f.readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(ctx)
+		}()
+	}
+	wg.Wait()
+	return ctx.Err()
+}
+
+var (
+	pingMessage = []byte(protocol.EventPing)
+	pongMessage = []byte(`{"event":"pusher:pong","data":{}}`)
+)
+
+func (r *fleetReader) run(ctx context.Context) {
+	events := make([]syscall.EpollEvent, 256)
+	buf := make([]byte, 64<<10)
+	raw, err := r.poll.SyscallConn()
+	if err != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { _ = r.poll.SetReadDeadline(time.Now()) })
+	defer stop()
+	for ctx.Err() == nil {
+		n := 0
+		var werr error
+		// Read waits (in the runtime's poller) until the epoll descriptor
+		// is readable, that is until some connection has data.
+		err := raw.Read(func(fd uintptr) bool {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			return n != 0 || (werr != nil && werr != syscall.EINTR)
+		})
+		if err != nil || werr != nil {
+			return
+		}
+		for _, ev := range events[:n] {
+			r.mu.Lock()
+			c := r.byFD[int(ev.Fd)]
+			r.mu.Unlock()
+			if c != nil {
+				r.read(c, buf)
+			}
+		}
+	}
+}
+
+// read does one read(2) and delivers every complete frame.
+func (r *fleetReader) read(c *fleetConn, scratch []byte) {
+	m, err := syscall.Read(c.fd, scratch)
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		return
+	}
+	if err != nil || m == 0 {
+		r.drop(c)
+		return
+	}
+	data := scratch[:m]
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, data...)
+		data = c.pending
+	}
+	for {
+		payload, opcode, n := parseFrame(data)
+		if n == 0 {
+			break
+		}
+		switch opcode {
+		case 1:
+			if len(payload) < 64 && bytes.Contains(payload, pingMessage) {
+				_ = c.send(1, pongMessage)
+			} else {
+				c.onFrame(payload)
+			}
+		case 8:
+			r.drop(c)
+			return
+		case 9:
+			_ = c.send(10, payload)
+		}
+		data = data[n:]
+	}
+	if len(data) == 0 {
+		c.pending = c.pending[:0]
+	} else {
+		c.pending = append(c.pending[:0:0], data...)
+	}
+}
+
+func (r *fleetReader) drop(c *fleetConn) {
+	_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	r.mu.Lock()
+	delete(r.byFD, c.fd)
+	r.mu.Unlock()
+	_ = c.net.Close()
+}
+
+// Close closes every connection and the readers' epoll descriptors.
+func (f *Fleet) Close() {
+	f.mu.Lock()
+	conns := f.conns
+	f.conns = nil
+	f.mu.Unlock()
+	for _, c := range conns {
+		_ = c.net.Close()
+	}
+	for _, r := range f.readers {
+		_ = r.poll.Close()
+	}
+}
+
+// Len returns the number of connections dialed.
+func (f *Fleet) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.conns)
+}
