@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -33,14 +32,6 @@ func rssBytes(pid int) (int64, error) {
 type cpuMeter struct {
 	start time.Time
 	used  time.Duration
-}
-
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func startCPUMeter() cpuMeter { return cpuMeter{start: time.Now(), used: processCPU()} }

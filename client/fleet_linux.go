@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ import (
 // Linux-only; it answers the server's pings so connections stay up.
 type Fleet struct {
 	readers []*fleetReader
+	dials   atomic.Uint64
 
 	mu    sync.Mutex // guards conns
 	conns []*fleetConn
@@ -80,8 +82,7 @@ func (f *Fleet) Dial(ctx context.Context, serverURL, key string, onFrame func(ra
 	if err != nil || u.Scheme != "ws" {
 		return 0, "", fmt.Errorf("client: fleet needs a ws:// URL, not %q", serverURL)
 	}
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", u.Host)
+	nc, err := f.dialer(u.Hostname()).DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return 0, "", err
 	}
@@ -114,6 +115,30 @@ func (f *Fleet) Dial(ctx context.Context, serverURL, key string, onFrame func(ra
 		return 0, "", err
 	}
 	return c.id, socketID, nil
+}
+
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT socket option.
+const ipBindAddressNoPort = 24
+
+// dialer returns the dialer for the next connection. Towards a loopback
+// server, connections come from 127.0.0.2-127.0.0.255 in turn, with the
+// port chosen at connect time: tens of thousands of connections from one
+// source address exhaust its ephemeral ports, and the kernel's search for
+// a free one then dominates the cost of connecting.
+func (f *Fleet) dialer(host string) *net.Dialer {
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+		return &net.Dialer{}
+	}
+	n := f.dials.Add(1)
+	return &net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+n%254))},
+		Control: func(_, _ string, c syscall.RawConn) error {
+			return c.Control(func(fd uintptr) {
+				_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+			})
+		},
+	}
 }
 
 // handshake upgrades nc and reads pusher:connection_established. It returns

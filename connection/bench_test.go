@@ -73,7 +73,7 @@ func benchmarkBroadcastToConns(b *testing.B, n int) {
 	}
 	for i := range n {
 		server := servers[i%len(servers)]
-		t := &wsTransport{net: server, raw: rawConn(server), writers: pool, done: make(chan struct{})}
+		t := &wsTransport{net: server, raw: rawConn(server), writers: pool}
 		c, failure := h.hub.Admit(h.app, t)
 		if failure != nil {
 			b.Fatal(failure)

@@ -43,7 +43,9 @@ type Conn struct {
 	pingedAt atomic.Int64
 	// slow is set once the outbox overflowed, so the close is started once.
 	slow atomic.Bool
-	once sync.Once
+	// ended is set once the transport has let go of its socket.
+	ended atomic.Bool
+	once  sync.Once
 }
 
 type subscription struct {
@@ -137,6 +139,24 @@ func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
 			c.transport.Wake()
 		}
 	})
+}
+
+// closeProtocol ends the connection with a WebSocket close code and no
+// pusher:error: the client broke the WebSocket protocol, or asked to close.
+func (c *Conn) closeProtocol(code uint16, reason string) {
+	c.end(reason, func() {
+		if c.out.close(&Closing{Code: int(code), Reason: reason}, false) {
+			c.transport.Wake()
+		}
+	})
+}
+
+// TransportEnded tells the hub that the transport has finished sending
+// (the close included) and let go of its socket; shutdown waits for it.
+func (c *Conn) TransportEnded() {
+	if _, ok := c.transport.(finisher); ok && c.ended.CompareAndSwap(false, true) {
+		c.hub.ending.Add(-1)
+	}
 }
 
 // TransportClosed tells the connection its transport ended (the peer closed

@@ -81,6 +81,9 @@ type Hub struct {
 	counts   sync.Map // app id → *atomic.Int64 connections
 	users    userIndex
 	draining atomic.Bool
+	// ending counts connections whose transport (a finisher) has not let go
+	// of its socket yet.
+	ending atomic.Int64
 }
 
 type connShard struct {
@@ -113,6 +116,9 @@ func (h *Hub) Admit(app *apps.App, t Transport) (*Conn, *protocol.Error) {
 		return nil, protocol.ErrOverQuota
 	}
 	c := &Conn{hub: h, app: app, transport: t}
+	if _, ok := t.(finisher); ok {
+		h.ending.Add(1)
+	}
 	for {
 		c.id = newSocketID()
 		sh := h.shard(c.id)
@@ -215,29 +221,16 @@ func (h *Hub) Run(ctx context.Context) error {
 // balancer). It waits until they are gone or ctx ends.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.draining.Store(true)
-	var ending []<-chan struct{}
-	h.each(func(c *Conn) {
-		if t, ok := c.transport.(finisher); ok {
-			ending = append(ending, t.Done())
-		}
-		c.CloseWith(protocol.ErrShuttingDown, true)
-	})
+	h.each(func(c *Conn) { c.CloseWith(protocol.ErrShuttingDown, true) })
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for h.total() > 0 {
+	// A connection leaves the hub before its writer has sent the close;
+	// returning earlier would let the process exit first.
+	for h.total() > 0 || h.ending.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-		}
-	}
-	// A connection leaves the hub before its writer has sent the close;
-	// returning earlier would let the process exit first.
-	for _, done := range ending {
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return ctx.Err()
 		}
 	}
 	return nil

@@ -18,11 +18,11 @@ type Transport interface {
 	Name() string
 }
 
-// finisher is a Transport whose end comes after the connection's: Done is
-// closed once the transport has sent its close (or the peer is gone).
-// Hub.Shutdown waits for it.
+// finisher is a Transport whose end comes after the connection's: it calls
+// Conn.TransportEnded once it has sent its close (or the peer is gone), and
+// Hub.Shutdown waits for that.
 type finisher interface {
-	Done() <-chan struct{}
+	finishes()
 }
 
 // Closing is what Take hands back once a connection has been closed and its

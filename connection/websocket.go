@@ -22,10 +22,13 @@ type WebSocketOptions struct {
 	// larger one closes the socket with 1009. Apps may set a lower limit,
 	// which is answered with a pusher:error instead. Default 64 KiB.
 	MaxMessageSize int
-	// ReadBufferSize is each connection's read buffer. It is held for the
-	// connection's life, so it is small; larger messages are read through it.
-	// Default 512 bytes.
+	// ReadBufferSize is the read buffer of each gws connection (TLS, or
+	// GoroutinePerConnection). It is held for the connection's life, so it
+	// is small; larger messages are read through it. Default 512 bytes.
 	ReadBufferSize int
+	// GoroutinePerConnection serves every connection with gws's read loop
+	// goroutine, as TLS connections always are, instead of the poll loops.
+	GoroutinePerConnection bool
 }
 
 // WebSocket serves /app/{key}: it checks the handshake as Pusher does,
@@ -34,11 +37,18 @@ type WebSocket struct {
 	hub      *Hub
 	upgrader *gws.Upgrader
 	writers  *writerPool
+	// poller serves plain-TCP connections without a goroutine each; nil
+	// where it is not available, and for TLS connections, which gws serves.
+	poller         *poller
+	maxMessageSize int
 }
 
 // Run writes the connections' frames until ctx ends; the server runs it for
 // as long as connections may need writing, shutdown included.
 func (w *WebSocket) Run(ctx context.Context) error {
+	if w.poller != nil {
+		go w.poller.run(ctx)
+	}
 	w.writers.run(ctx, runtime.GOMAXPROCS(0))
 	return ctx.Err()
 }
@@ -51,7 +61,10 @@ func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
 	if o.ReadBufferSize == 0 {
 		o.ReadBufferSize = 512
 	}
-	w := &WebSocket{hub: h, writers: newWriterPool(h.opts.WriteTimeout)}
+	w := &WebSocket{hub: h, writers: newWriterPool(h.opts.WriteTimeout), maxMessageSize: o.MaxMessageSize}
+	if !o.GoroutinePerConnection {
+		w.poller = newPollerIfSupported(runtime.GOMAXPROCS(0), h.opts.WriteTimeout, h.opts.Logger)
+	}
 	w.upgrader = gws.NewUpgrader(wsEvents{}, &gws.ServerOption{
 		ReadMaxPayloadSize: o.MaxMessageSize,
 		ReadBufferSize:     o.ReadBufferSize,
@@ -69,11 +82,15 @@ func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
 // the same code.
 func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	app, failure := w.check(r)
+	if w.poller != nil && r.TLS == nil {
+		w.servePolled(rw, r, app, failure)
+		return
+	}
 	socket, err := w.upgrader.Upgrade(rw, r)
 	if err != nil {
 		return // gws has answered with 400
 	}
-	t := &wsTransport{socket: socket, net: socket.NetConn(), raw: rawConn(socket.NetConn()), writers: w.writers, done: make(chan struct{})}
+	t := &wsTransport{socket: socket, net: socket.NetConn(), raw: rawConn(socket.NetConn()), writers: w.writers}
 	if failure == nil {
 		t.conn, failure = w.hub.Admit(app, t)
 	}
@@ -128,14 +145,13 @@ type wsTransport struct {
 	raw     syscall.RawConn
 	conn    *Conn
 	writers *writerPool
-	// done is closed when the read loop has ended, which is after the
-	// close frame was written (gws closes the socket after writing it).
-	done chan struct{}
 }
 
 func (t *wsTransport) Name() string { return "ws" }
 
-func (t *wsTransport) Done() <-chan struct{} { return t.done }
+// finishes marks wsTransport as a finisher: OnClose reports its end, after
+// the close frame was written (gws closes the socket after writing it).
+func (t *wsTransport) finishes() {}
 
 func (t *wsTransport) Wake() { t.writers.schedule(t) }
 
@@ -174,7 +190,7 @@ func (wsEvents) OnOpen(*gws.Conn) {}
 func (wsEvents) OnClose(socket *gws.Conn, err error) {
 	if t := transportOf(socket); t != nil {
 		t.conn.TransportClosed(err.Error())
-		close(t.done)
+		t.conn.TransportEnded()
 	}
 }
 

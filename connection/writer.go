@@ -8,7 +8,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unsafe"
 
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -24,7 +23,7 @@ import (
 type writerPool struct {
 	mu      sync.Mutex // guards queue, head and stopped
 	ready   *sync.Cond
-	queue   []*wsTransport
+	queue   []poolWriter
 	head    int
 	stop    bool
 	timeout time.Duration
@@ -36,15 +35,22 @@ func newWriterPool(writeTimeout time.Duration) *writerPool {
 	return p
 }
 
+// poolWriter is a transport the pool writes for. writeSome writes a few
+// batches without blocking and either reschedules itself, parks until its
+// socket has room, or finds its outbox empty.
+type poolWriter interface {
+	writeSome(p *writerPool, b *writeBatch)
+}
+
 // schedule queues a transport whose outbox has frames.
-func (p *writerPool) schedule(t *wsTransport) {
+func (p *writerPool) schedule(t poolWriter) {
 	p.mu.Lock()
 	p.queue = append(p.queue, t)
 	p.mu.Unlock()
 	p.ready.Signal()
 }
 
-func (p *writerPool) next() *wsTransport {
+func (p *writerPool) next() poolWriter {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for p.head == len(p.queue) && !p.stop {
@@ -115,31 +121,6 @@ func newWriteBatch() *writeBatch {
 	b := &writeBatch{}
 	b.write = b.writeFD
 	return b
-}
-
-// writeFD writes b.out with write(2) calls until it is written or the
-// kernel buffer is full. It is called by RawConn.Write and never asks it to
-// wait: a full buffer (EAGAIN) goes to the blocking writer instead.
-//
-// The write is a raw system call, hidden from the Go scheduler: it cannot
-// block (the socket is non-blocking), and telling the scheduler about it
-// lets the runtime's monitor thread take the processor away during every
-// write and switch threads, which on a busy core costs more than the write.
-func (b *writeBatch) writeFD(fd uintptr) bool {
-	for b.written < len(b.out) {
-		rest := b.out[b.written:]
-		m, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		if errno == 0 {
-			b.written += int(m)
-			continue
-		}
-		if errno == syscall.EINTR {
-			continue
-		}
-		b.writeErr = errno
-		break
-	}
-	return true
 }
 
 // maxBatch bounds the bytes gathered into one write.

@@ -106,3 +106,24 @@ func ErrorFrame(code int, message, channel string) *Frame {
 	data = append(data, '}')
 	return NewFrame(EventError, channel, string(data), DataRaw, "")
 }
+
+// NewWireFrame returns a frame without Pusher text whose wire form for the
+// transport encoding in slot is already known (a WebSocket control frame,
+// say). It travels through outboxes in order with ordinary frames and counts
+// no bytes against their limits.
+func NewWireFrame(slot int, wire []byte) *Frame {
+	f := &Frame{}
+	f.encoded[slot].Store(&wire)
+	return f
+}
+
+// Wire returns the preset wire form of a frame made by NewWireFrame, or nil.
+func (f *Frame) Wire(slot int) []byte {
+	if f.JSON != nil {
+		return nil
+	}
+	if p := f.encoded[slot].Load(); p != nil {
+		return *p
+	}
+	return nil
+}

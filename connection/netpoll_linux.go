@@ -1,0 +1,490 @@
+//go:build linux
+
+package connection
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// The netpoll transport serves plain-TCP WebSockets without a goroutine per
+// connection. A few poll loops wait on epoll instances (themselves parked in
+// the Go runtime's poller, so waiting costs no thread), read each ready
+// socket once, and parse frames with a frameReader. Messages go to a short
+// inbox drained by a goroutine that lives only while there is something to
+// process, so a connection's messages are handled in order and a slow
+// handler (Redis) never holds up the loop. Writes are the writer pool's
+// non-blocking writes; a full socket waits for EPOLLOUT instead of a
+// goroutine. An idle connection is a socket, an epoll entry and a few
+// hundred bytes.
+
+// slotWebSocket is the Frame encoding slot for WebSocket wire forms.
+const slotWebSocket = 0
+
+// inboxPause is how many unprocessed messages a connection may have before
+// its socket stops being read, so a flood pushes back on the client (TCP
+// flow control) instead of growing memory.
+const inboxPause = 256
+
+// poller owns the poll loops.
+type poller struct {
+	loops        []*pollLoop
+	next         atomic.Uint32
+	ids          atomic.Uint64
+	writeTimeout time.Duration
+}
+
+type pollLoop struct {
+	epfd int
+	file *os.File // epfd in the Go runtime's poller
+
+	mu    sync.Mutex // guards conns
+	conns map[uint64]*tcpTransport
+}
+
+func newPoller(loops int, writeTimeout time.Duration) (*poller, error) {
+	p := &poller{writeTimeout: writeTimeout}
+	for range max(loops, 1) {
+		epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+		if err == nil {
+			err = syscall.SetNonblock(epfd, true)
+		}
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.loops = append(p.loops, &pollLoop{epfd: epfd, file: os.NewFile(uintptr(epfd), "epoll"), conns: map[uint64]*tcpTransport{}})
+	}
+	return p, nil
+}
+
+func (p *poller) close() {
+	for _, l := range p.loops {
+		_ = l.file.Close()
+	}
+}
+
+// run serves the loops until ctx ends.
+func (p *poller) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, l := range p.loops {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.run(ctx, p.writeTimeout)
+		}()
+	}
+	wg.Wait()
+}
+
+// add registers a transport with a loop, which starts reading it.
+func (p *poller) add(t *tcpTransport) error {
+	l := p.loops[p.next.Add(1)%uint32(len(p.loops))]
+	t.loop = l
+	t.id = p.ids.Add(1)
+	l.mu.Lock()
+	l.conns[t.id] = t
+	l.mu.Unlock()
+	t.fdMu.Lock()
+	defer t.fdMu.Unlock()
+	t.interest = syscall.EPOLLIN | syscall.EPOLLRDHUP
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, t.fd, t.event()); err != nil {
+		l.remove(t.id)
+		return err
+	}
+	return nil
+}
+
+func (l *pollLoop) remove(id uint64) {
+	l.mu.Lock()
+	delete(l.conns, id)
+	l.mu.Unlock()
+}
+
+func (l *pollLoop) lookup(id uint64) *tcpTransport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conns[id]
+}
+
+// run waits for socket events and dispatches them. Once a second it also
+// closes connections whose peer stopped reading for longer than the write
+// timeout.
+func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
+	raw, err := l.file.SyscallConn()
+	if err != nil {
+		return
+	}
+	stop := context.AfterFunc(ctx, func() { _ = l.file.SetReadDeadline(time.Now()) })
+	defer stop()
+	events := make([]syscall.EpollEvent, 128)
+	scratch := make([]byte, 32<<10)
+	nextSweep := time.Now().Add(time.Second)
+	for ctx.Err() == nil {
+		_ = l.file.SetReadDeadline(nextSweep)
+		n := 0
+		err := raw.Read(func(fd uintptr) bool {
+			var werr error
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			return n > 0 || (werr != nil && werr != syscall.EINTR)
+		})
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			t := l.lookup(uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32)
+			if t == nil {
+				continue // closed after the event was queued
+			}
+			if ev.Events&syscall.EPOLLOUT != 0 {
+				t.writable()
+			}
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				t.readable(scratch)
+			}
+		}
+		if now := time.Now(); !now.Before(nextSweep) {
+			l.sweepStalled(now, writeTimeout)
+			nextSweep = now.Add(time.Second)
+		}
+	}
+}
+
+// sweepStalled closes connections whose socket has stayed full longer than
+// timeout: the peer is gone or stopped reading.
+func (l *pollLoop) sweepStalled(now time.Time, timeout time.Duration) {
+	var stalled []*tcpTransport
+	l.mu.Lock()
+	for _, t := range l.conns {
+		if since := t.stalledSince.Load(); since != 0 && now.UnixNano()-since > int64(timeout) {
+			stalled = append(stalled, t)
+		}
+	}
+	l.mu.Unlock()
+	for _, t := range stalled {
+		t.conn.CloseWith(protocol.ErrSlowConsumer, false)
+		t.shutdown()
+	}
+}
+
+// tcpTransport is one WebSocket on a plain TCP socket, served by a poll
+// loop. It satisfies Transport and the writer pool's writer.
+type tcpTransport struct {
+	conn    *Conn
+	loop    *pollLoop
+	id      uint64
+	writers *writerPool
+
+	fdMu     sync.Mutex // guards fd validity (closed) and interest; held for each system call on fd
+	fd       int
+	closed   bool
+	interest uint32
+
+	// frames is used by the poll loop only.
+	frames frameReader
+
+	// pending is what a write left unwritten when the socket was full; the
+	// active writer (there is one at a time) owns it.
+	pending      []byte
+	stalledSince atomic.Int64 // Unix nanoseconds the socket has been full since; 0 if not
+
+	inbox inbox
+}
+
+func (t *tcpTransport) Name() string { return "ws" }
+func (t *tcpTransport) Wake()        { t.writers.schedule(t) }
+func (t *tcpTransport) Abort()       { t.shutdown() }
+func (t *tcpTransport) finishes()    {}
+
+func (t *tcpTransport) event() *syscall.EpollEvent {
+	return &syscall.EpollEvent{Events: t.interest, Fd: int32(uint32(t.id)), Pad: int32(uint32(t.id >> 32))}
+}
+
+// setInterest changes the socket events the loop waits for.
+func (t *tcpTransport) setInterest(add, remove uint32) {
+	t.fdMu.Lock()
+	defer t.fdMu.Unlock()
+	if t.closed {
+		return
+	}
+	next := t.interest&^remove | add
+	if next == t.interest {
+		return
+	}
+	t.interest = next
+	_ = syscall.EpollCtl(t.loop.epfd, syscall.EPOLL_CTL_MOD, t.fd, t.event())
+}
+
+// readable reads what the socket has and parses it; it runs on the loop.
+func (t *tcpTransport) readable(scratch []byte) {
+	t.fdMu.Lock()
+	if t.closed {
+		t.fdMu.Unlock()
+		return
+	}
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(t.fd), uintptr(unsafe.Pointer(&scratch[0])), uintptr(len(scratch)))
+	t.fdMu.Unlock()
+	switch {
+	case errno == syscall.EAGAIN || errno == syscall.EINTR:
+		return
+	case errno != 0:
+		t.peerGone("read failed: " + errno.Error())
+		return
+	case n == 0:
+		t.peerGone("the client closed the connection")
+		return
+	}
+	if err := t.frames.feed(scratch[:n], t); err != nil {
+		var fe *frameError
+		if errors.As(err, &fe) {
+			t.conn.closeProtocol(fe.code, fe.reason)
+		}
+		t.setInterest(0, syscall.EPOLLIN)
+	}
+}
+
+// message is the frameReader's hand-off of a complete message.
+func (t *tcpTransport) message(opcode byte, payload []byte) {
+	if t.inbox.push(opcode, payload, t) >= inboxPause {
+		t.setInterest(0, syscall.EPOLLIN)
+	}
+}
+
+// control handles ping, pong and close frames from the client.
+func (t *tcpTransport) control(opcode byte, payload []byte) {
+	switch opcode {
+	case opPing:
+		t.conn.Touch()
+		t.conn.enqueue(protocol.NewWireFrame(slotWebSocket, appendControlFrame(nil, opPong, payload)))
+	case opPong:
+		t.conn.Touch()
+	case opClose:
+		code := uint16(closeNormal)
+		if len(payload) >= 2 {
+			code = binary.BigEndian.Uint16(payload)
+		}
+		t.conn.closeProtocol(code, "")
+		t.setInterest(0, syscall.EPOLLIN)
+	}
+}
+
+// peerGone ends the connection after the peer closed or vanished.
+func (t *tcpTransport) peerGone(reason string) {
+	t.shutdown()
+	t.conn.TransportClosed(reason)
+}
+
+// writable resumes a writer that waited for room in the socket.
+func (t *tcpTransport) writable() {
+	t.setInterest(0, syscall.EPOLLOUT)
+	t.writers.schedule(t)
+}
+
+// writeSome writes pending bytes, then a few batches of queued frames,
+// without blocking. A full socket parks the rest until EPOLLOUT.
+func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
+	for range batchesPerTurn {
+		out := t.pending
+		if len(out) == 0 {
+			buf, closing := t.gather(b)
+			if buf == nil {
+				if closing != nil {
+					t.sendClose(closing)
+				}
+				return
+			}
+			out = buf
+		}
+		n, errno := t.write(out)
+		switch {
+		case errno == 0 && n == len(out):
+			t.pending = t.pending[:0]
+			t.stalledSince.Store(0)
+		case errno == 0 || errno == syscall.EAGAIN:
+			t.pending = append(t.pending[:0], out[n:]...)
+			if t.stalledSince.Load() == 0 {
+				t.stalledSince.Store(time.Now().UnixNano())
+			}
+			t.setInterest(syscall.EPOLLOUT, 0)
+			return
+		default:
+			t.peerGone("write failed: " + errno.Error())
+			return
+		}
+	}
+	p.schedule(t)
+}
+
+// gather frames the next queued frames into b.buf: text frames for Pusher
+// messages, preset wire forms for control frames.
+func (t *tcpTransport) gather(b *writeBatch) ([]byte, *Closing) {
+	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
+	if len(frames) == 0 {
+		return nil, closing
+	}
+	b.frames = frames
+	buf := b.buf[:0]
+	for _, f := range frames {
+		if wire := f.Wire(slotWebSocket); wire != nil {
+			buf = append(buf, wire...)
+		} else {
+			buf = appendTextFrame(buf, f.JSON)
+		}
+	}
+	clear(frames)
+	if cap(buf) <= 4*maxBatch {
+		b.buf = buf
+	}
+	return buf, nil
+}
+
+// write is one non-blocking write(2), unless the socket is closed.
+func (t *tcpTransport) write(p []byte) (int, syscall.Errno) {
+	t.fdMu.Lock()
+	defer t.fdMu.Unlock()
+	if t.closed {
+		return 0, syscall.EPIPE
+	}
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(t.fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), 0
+}
+
+// sendClose writes the close frame, if the socket takes it at once, and
+// ends the connection; a peer that is not reading gets no close frame.
+func (t *tcpTransport) sendClose(c *Closing) {
+	if c.Code != 0 {
+		_, _ = t.write(appendControlFrame(nil, opClose, closePayload(uint16(c.Code), c.Reason)))
+	}
+	t.shutdown()
+}
+
+// shutdown closes the socket once and takes the transport out of its loop.
+func (t *tcpTransport) shutdown() {
+	t.fdMu.Lock()
+	if t.closed {
+		t.fdMu.Unlock()
+		return
+	}
+	t.closed = true
+	if t.loop != nil {
+		_ = syscall.EpollCtl(t.loop.epfd, syscall.EPOLL_CTL_DEL, t.fd, nil)
+	}
+	_ = syscall.Close(t.fd)
+	t.fdMu.Unlock()
+	if t.loop != nil {
+		t.loop.remove(t.id)
+	}
+	t.stalledSince.Store(0)
+	t.conn.TransportEnded()
+}
+
+// detachFD takes a socket away from the Go runtime: it returns a duplicate
+// descriptor in non-blocking mode and closes the original, which the
+// runtime's poller then forgets.
+func detachFD(c net.Conn) (int, error) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1, errors.New("connection has no descriptor")
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	fd := -1
+	var dupErr error
+	if err := raw.Control(func(orig uintptr) {
+		fd, dupErr = syscall.Dup(int(orig))
+	}); err != nil {
+		return -1, err
+	}
+	if dupErr != nil {
+		return -1, dupErr
+	}
+	syscall.CloseOnExec(fd)
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		_ = syscall.Close(fd)
+		return -1, err
+	}
+	_ = c.Close()
+	return fd, nil
+}
+
+// inbox queues a connection's messages for a processor goroutine that
+// exists only while there are messages, so they are handled in order
+// without a goroutine per idle connection.
+type inbox struct {
+	mu      sync.Mutex // guards msgs and running
+	msgs    []inboundMessage
+	running bool
+}
+
+type inboundMessage struct {
+	opcode  byte
+	payload []byte
+}
+
+// push copies a message into the inbox, starts a processor if none runs,
+// and returns the number of messages waiting.
+func (q *inbox) push(opcode byte, payload []byte, t *tcpTransport) int {
+	msg := inboundMessage{opcode: opcode, payload: append([]byte(nil), payload...)}
+	q.mu.Lock()
+	q.msgs = append(q.msgs, msg)
+	n := len(q.msgs)
+	start := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if start {
+		go q.process(t)
+	}
+	return n
+}
+
+func (q *inbox) process(t *tcpTransport) {
+	var batch []inboundMessage
+	for {
+		q.mu.Lock()
+		batch, q.msgs = q.msgs, batch[:0]
+		if len(batch) == 0 {
+			q.running = false
+			q.msgs = nil
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		for i, m := range batch {
+			if m.opcode == opBinary {
+				t.conn.ReceiveBinary()
+			} else {
+				t.conn.Receive(m.payload)
+			}
+			batch[i] = inboundMessage{}
+		}
+		// A paused socket (flood) is read again once its backlog is gone.
+		t.setInterest(syscall.EPOLLIN, 0)
+	}
+}
+
+// newPollerIfSupported starts poll loops, or returns nil (and gws serves
+// every connection) if the system refuses them.
+func newPollerIfSupported(loops int, writeTimeout time.Duration, log *slog.Logger) *poller {
+	p, err := newPoller(loops, writeTimeout)
+	if err != nil {
+		log.Warn("poll loops unavailable; serving each connection with its own goroutine", "err", err)
+		return nil
+	}
+	return p
+}

@@ -1,0 +1,76 @@
+//go:build linux
+
+package connection
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// servePolled upgrades a plain-TCP request and hands the socket to the
+// poll loops. Refusals are sent as pusher-js expects: a pusher:error frame,
+// then a close with the same code.
+func (w *WebSocket) servePolled(rw http.ResponseWriter, r *http.Request, app *apps.App, failure *protocol.Error) {
+	accept, err := checkUpgrade(r)
+	if err != nil {
+		http.Error(rw, "Bad Request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	nc, early, err := hijackUpgrade(rw, accept)
+	if err != nil {
+		return
+	}
+	if failure != nil {
+		refuse(nc, failure)
+		return
+	}
+	fd, err := detachFD(nc)
+	if err != nil {
+		_ = nc.Close()
+		return
+	}
+	t := &tcpTransport{fd: fd, writers: w.writers, frames: frameReader{maxMessage: w.maxMessageSize}}
+	c, failure := w.hub.Admit(app, t)
+	if failure != nil {
+		t.conn = &Conn{hub: w.hub, transport: t}
+		_, _ = t.write(refusal(failure))
+		t.shutdown()
+		return
+	}
+	t.conn = c
+	c.Open()
+	// Frames the client sent with its handshake come before what the loop
+	// reads later.
+	if len(early) > 0 {
+		if err := t.frames.feed(early, t); err != nil {
+			c.TransportClosed("malformed first frames")
+			t.shutdown()
+			return
+		}
+	}
+	if err := w.poller.add(t); err != nil {
+		c.TransportClosed("cannot watch the socket: " + err.Error())
+		t.shutdown()
+	}
+}
+
+// refusal is the pusher:error frame and close frame that refuse a
+// connection.
+func refusal(failure *protocol.Error) []byte {
+	b := appendTextFrame(nil, protocol.ErrorFrame(failure.Code, failure.Message, "").JSON)
+	return appendControlFrame(b, opClose, closePayload(uint16(failure.Code), failure.Message))
+}
+
+// refuse sends the refusal on a connection not yet detached and closes it.
+func refuse(nc interface {
+	Write([]byte) (int, error)
+	SetWriteDeadline(time.Time) error
+	Close() error
+}, failure *protocol.Error) {
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = nc.Write(refusal(failure))
+	_ = nc.Close()
+}
