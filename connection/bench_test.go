@@ -42,15 +42,20 @@ const maxPairs = 8000
 
 // benchmarkBroadcastToConns broadcasts one frame to n connections through
 // the real send path (Registry.Broadcast, Conn.Send, the outbox, the writer
-// pool, WebSocket framing, non-blocking write(2) on a socket) and counts an
-// op done when every peer has read the frame.
+// pool, WebSocket framing, non-blocking write(2) on a socket watched by a
+// poll loop) and counts an op done when every peer has read the frame.
 func benchmarkBroadcastToConns(b *testing.B, n int) {
 	h := newHarness(b)
 	pool := newWriterPool(time.Second)
+	loops, err := newPoller(1, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); pool.run(ctx, 1) }()
-	b.Cleanup(func() { cancel(); <-done })
+	done := make(chan struct{}, 2)
+	go func() { pool.run(ctx, 1); done <- struct{}{} }()
+	go func() { loops.run(ctx); done <- struct{}{} }()
+	b.Cleanup(func() { cancel(); <-done; <-done; loops.close() })
 
 	var received atomic.Int64 // bytes read by all peers
 	servers := make([]net.Conn, min(n, maxPairs))
@@ -71,15 +76,26 @@ func benchmarkBroadcastToConns(b *testing.B, n int) {
 			}
 		}()
 	}
+	fds := make([]int, len(servers))
+	for i, s := range servers {
+		if fds[i], err = detachFD(s); err != nil {
+			b.Fatal(err)
+		}
+	}
 	for i := range n {
-		server := servers[i%len(servers)]
-		t := &wsTransport{net: server, raw: rawConn(server), writers: pool}
+		t := &tcpTransport{fd: fds[i%len(fds)], writers: pool, frames: frameReader{maxMessage: 1 << 16}}
+		if i >= len(fds) { // a shared socket is watched once
+			t.fd, _ = syscall.Dup(fds[i%len(fds)])
+		}
 		c, failure := h.hub.Admit(h.app, t)
 		if failure != nil {
 			b.Fatal(failure)
 		}
 		t.conn = c
 		c.Open()
+		if err := loops.add(t); err != nil {
+			b.Fatal(err)
+		}
 		subscribe(b, c, "my-channel", "")
 	}
 	f := protocol.NewFrame("order-shipped", "my-channel", `{"order":{"id":1,"total":"9.99"}}`, protocol.DataString, "")

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Reproduces the whole-server figures of BENCHMARKS.md on this machine:
+# the server pinned to CPU 0, the load tool to CPU 1, one scenario at a time,
+# each against a fresh server. Prints each run's summary and its JSON line.
+#
+#   ./scripts/bench-figures.sh            # every scenario
+#   ./scripts/bench-figures.sh fanout     # only those whose name contains "fanout"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make build >/dev/null
+only="${1:-}"
+port=18080
+url="http://127.0.0.1:$port"
+
+scenarios=(
+  "idle-19000|idle --conns 19000 --settle 10s"
+  "fanout-1000x20|fanout --subs 1000 --rate 20 --duration 20s"
+  "fanout-1000x400|fanout --subs 1000 --rate 400 --duration 20s"
+  "fanout-5000x80|fanout --subs 5000 --rate 80 --duration 20s"
+  "streams-500x20|streams --streams 500 --tps 20 --duration 20s"
+  "streams-500x20-batch10|streams --streams 500 --tps 20 --batch 10 --duration 20s"
+)
+
+for s in "${scenarios[@]}"; do
+  name="${s%%|*}"; args="${s#*|}"
+  [[ -z "$only" || "$name" == *"$only"* ]] || continue
+  taskset -c 0 ./bin/quaver start --port "$port" >/dev/null 2>&1 &
+  server=$!
+  for _ in $(seq 100); do curl -fs "$url/up" >/dev/null 2>&1 && break; sleep 0.05; done
+  echo "== $name: taskset -c 1 quaver bench $args --url $url --pid <server> --json"
+  # shellcheck disable=SC2086
+  taskset -c 1 ./bin/quaver bench $args --url "$url" --pid "$server" --json 2>/dev/null
+  kill "$server"; wait "$server" 2>/dev/null || true
+done
