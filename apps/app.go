@@ -67,6 +67,13 @@ type App struct {
 
 	// CacheTTL is how long a cache channel remembers its last event.
 	CacheTTL time.Duration
+
+	// Channels are the AI streaming rules, by channel name prefix.
+	Channels []ChannelRule
+	// IngestStreams are extra Redis Stream keys whose entries are
+	// published to this app's channels, besides the default
+	// {prefix}:ingest:{app id}.
+	IngestStreams []string
 }
 
 // Defaults fills zero fields with the defaults of Pusher and Reverb.
@@ -103,6 +110,9 @@ func (a *App) Defaults() {
 	}
 	if len(a.AllowedOrigins) == 0 {
 		a.AllowedOrigins = []string{"*"}
+	}
+	for i := range a.Channels {
+		a.Channels[i].defaults()
 	}
 }
 

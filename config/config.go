@@ -95,6 +95,24 @@ type App struct {
 	// UserAuthentication (pusher:signin) is on unless set to false.
 	UserAuthentication *bool   `yaml:"user_authentication"`
 	CacheTTL           Seconds `yaml:"cache_ttl"`
+
+	// Channels are AI streaming rules by channel name prefix.
+	Channels []ChannelRule `yaml:"channels"`
+	// IngestStreams are extra Redis Stream keys published to this app.
+	IngestStreams []string `yaml:"ingest_streams"`
+}
+
+// ChannelRule configures the channels starting with Prefix; see
+// apps.ChannelRule for the meaning of each field.
+type ChannelRule struct {
+	Prefix       string  `yaml:"prefix"`
+	Tokens       bool    `yaml:"tokens"`
+	History      int     `yaml:"history"`
+	Replay       bool    `yaml:"replay"`
+	Retain       Seconds `yaml:"retain"`
+	Inbound      bool    `yaml:"inbound"`
+	InboundRate  int     `yaml:"inbound_rate"`
+	VacatedGrace Seconds `yaml:"vacated_grace"`
 }
 
 // Seconds is a duration written in YAML and env as a number of seconds.

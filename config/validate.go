@@ -83,6 +83,24 @@ func (cfg *Config) Validate() error {
 		default:
 			add("%s: %q must be off, members or all", field("client_events"), a.ClientEvents)
 		}
+		for j, r := range a.Channels {
+			rf := func(name string) string { return fmt.Sprintf("apps[%d].channels[%d].%s", i, j, name) }
+			if r.Prefix == "" {
+				add("%s: required", rf("prefix"))
+			}
+			if r.History < 0 || r.Retain < 0 || r.InboundRate < 0 || r.VacatedGrace < 0 {
+				add("%s: history, retain, inbound_rate and vacated_grace must not be negative", rf("prefix"))
+			}
+			if r.Replay && r.History == 0 {
+				add("%s: replay needs history", rf("replay"))
+			}
+			if (r.Inbound || r.VacatedGrace > 0) && !cfg.Redis.Enabled() {
+				add("%s: inbound and vacated_grace need redis (they append to Redis Streams)", rf("prefix"))
+			}
+		}
+		if len(a.IngestStreams) > 0 && !cfg.Redis.Enabled() {
+			add("%s: needs redis", field("ingest_streams"))
+		}
 		for name, v := range map[string]int{
 			"max_connections": a.MaxConnections, "activity_timeout": int(a.ActivityTimeout),
 			"client_event_rate": a.ClientEventRate, "max_message_size": a.MaxMessageSize,

@@ -41,9 +41,13 @@ type SubscribeData struct {
 
 // Resume asks a token-stream channel for the events after Seq of Stream.
 type Resume struct {
-	Stream string `json:"stream"`
-	Seq    int64  `json:"seq"`
+	// Stream is the stream id as JSON, compared with Token.Stream.
+	Stream json.RawMessage `json:"stream"`
+	Seq    int64           `json:"seq"`
 }
+
+// StreamID returns the stream id in the form Token.Stream has.
+func (r *Resume) StreamID() string { return string(bytes.TrimSpace(r.Stream)) }
 
 // SigninData is the data of pusher:signin.
 type SigninData struct {

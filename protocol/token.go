@@ -1,11 +1,66 @@
 package protocol
 
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
 // Token is the AI token-stream convention carried in an event's data:
-// {"stream": id, "seq": n, "delta": "text"} and a final {"done": true}.
-// The server parses it only on channels configured for token streams.
+//
+//	{"stream": id, "seq": n, "delta": "text"}   a piece of the stream's text
+//	{"stream": id, "seq": n, "done": true}      the stream is complete
+//	{"stream": id, "seq": n, "text": "..."}     the whole text up to seq
+//
+// The last form is what Quaver sends a subscriber who arrives while the
+// stream runs (or comes back): a client replaces its text with it, appends
+// each later delta, and ignores any seq it has already seen. The server
+// parses tokens only on channels configured for them.
 type Token struct {
+	// Stream is the stream id as JSON (a string with its quotes, or a
+	// number), so it is sent back exactly as the producer wrote it.
 	Stream string
 	Seq    int64
 	Delta  string
 	Done   bool
+}
+
+// ParseToken reads a token from event data, reporting false when the data
+// does not follow the convention.
+func ParseToken(data string) (*Token, bool) {
+	var t struct {
+		Stream json.RawMessage `json:"stream"`
+		Seq    *int64          `json:"seq"`
+		Delta  string          `json:"delta"`
+		Done   bool            `json:"done"`
+	}
+	if json.Unmarshal([]byte(data), &t) != nil || t.Seq == nil || len(t.Stream) == 0 {
+		return nil, false
+	}
+	id := bytes.TrimSpace(t.Stream)
+	if id[0] != '"' && (id[0] < '0' || id[0] > '9') && id[0] != '-' {
+		return nil, false
+	}
+	return &Token{Stream: string(id), Seq: *t.Seq, Delta: t.Delta, Done: t.Done}, true
+}
+
+// TokenData builds token event data: a delta (piece of text) or, with
+// whole, the whole text so far; done marks the end of the stream.
+func TokenData(stream string, seq int64, text string, whole, done bool) string {
+	b := make([]byte, 0, 48+len(stream)+len(text)+len(text)/8)
+	b = append(b, `{"stream":`...)
+	b = append(b, stream...)
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendInt(b, seq, 10)
+	if whole {
+		b = append(b, `,"text":`...)
+		b = AppendQuoted(b, text)
+	} else if text != "" || !done {
+		b = append(b, `,"delta":`...)
+		b = AppendQuoted(b, text)
+	}
+	if done {
+		b = append(b, `,"done":true`...)
+	}
+	return string(append(b, '}'))
 }

@@ -28,6 +28,14 @@ func appsFrom(list []config.App) []apps.App {
 			MaxPresenceMemberSize: c.MaxPresenceMemberSize,
 			UserAuthentication:    userAuth,
 			CacheTTL:              c.CacheTTL.Duration(),
+			IngestStreams:         c.IngestStreams,
+		}
+		for _, r := range c.Channels {
+			out[i].Channels = append(out[i].Channels, apps.ChannelRule{
+				Prefix: r.Prefix, Tokens: r.Tokens, History: r.History, Replay: r.Replay,
+				Retain: r.Retain.Duration(), Inbound: r.Inbound, InboundRate: r.InboundRate,
+				VacatedGrace: r.VacatedGrace.Duration(),
+			})
 		}
 	}
 	return out

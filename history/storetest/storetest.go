@@ -1,0 +1,185 @@
+// Package storetest is the contract every history.Store must keep, run by
+// each implementation's tests.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/history"
+	"github.com/quaver-dev/quaver/protocol"
+)
+
+// Run checks a store; newStore returns an empty one for each case.
+func Run(t *testing.T, newStore func(t *testing.T) history.Store) {
+	cases := map[string]func(*testing.T, history.Store){
+		"TokensAccumulate":        testTokensAccumulate,
+		"RepeatsIgnored":          testRepeatsIgnored,
+		"ResumeAfterSeq":          testResumeAfterSeq,
+		"StreamsInOrderBounded":   testStreamsBounded,
+		"RecentEvents":            testRecent,
+		"ChannelsAndAppsSeparate": testSeparate,
+		"Expiry":                  testExpiry,
+	}
+	for name, f := range cases {
+		t.Run(name, func(t *testing.T) { f(t, newStore(t)) })
+	}
+}
+
+var tokens = &apps.ChannelRule{Prefix: "private-ai-", Tokens: true, Retain: time.Minute}
+
+func token(channel, stream string, seq int64, delta string, done bool) *protocol.Frame {
+	data := protocol.TokenData(stream, seq, delta, false, done)
+	f := protocol.NewFrame("token", channel, data, protocol.DataString, "")
+	f.Token, _ = protocol.ParseToken(data)
+	return f
+}
+
+func record(t *testing.T, s history.Store, app string, rule *apps.ChannelRule, f *protocol.Frame) {
+	t.Helper()
+	if err := s.Record(context.Background(), app, rule, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func streams(t *testing.T, s history.Store, app, channel string) []history.Stream {
+	t.Helper()
+	st, err := s.Streams(context.Background(), app, channel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func testTokensAccumulate(t *testing.T, s history.Store) {
+	const ch = "private-ai-1"
+	for i, d := range []string{"Hel", "lo, ", "wörld"} {
+		record(t, s, "app", tokens, token(ch, `"s1"`, int64(i), d, false))
+	}
+	record(t, s, "app", tokens, token(ch, `"s1"`, 3, "", true))
+	got := streams(t, s, "app", ch)
+	if len(got) != 1 {
+		t.Fatalf("%d streams, want 1", len(got))
+	}
+	st := got[0]
+	if st.ID != `"s1"` || st.Event != "token" || st.Text != "Hello, wörld" || st.Seq != 3 || !st.Done {
+		t.Fatalf("stream %+v", st)
+	}
+	f := st.Snapshot(ch, nil)
+	if f.Data != `{"stream":"s1","seq":3,"text":"Hello, wörld","done":true}` || f.Token.Seq != 3 || f.Event != "token" {
+		t.Fatalf("snapshot %s (token %+v)", f.Data, f.Token)
+	}
+	// A plain event on the channel does not disturb the stream.
+	record(t, s, "app", tokens, protocol.NewFrame("status", ch, "thinking", protocol.DataString, ""))
+	if got := streams(t, s, "app", ch); len(got) != 1 || got[0].Text != "Hello, wörld" {
+		t.Fatalf("after a plain event: %+v", got)
+	}
+}
+
+func testRepeatsIgnored(t *testing.T, s history.Store) {
+	const ch = "private-ai-2"
+	for _, tok := range []struct {
+		seq   int64
+		delta string
+	}{{0, "a"}, {1, "b"}, {1, "b"}, {0, "a"}, {2, "c"}} {
+		record(t, s, "app", tokens, token(ch, `"s"`, tok.seq, tok.delta, false))
+	}
+	if st := streams(t, s, "app", ch); len(st) != 1 || st[0].Text != "abc" || st[0].Seq != 2 {
+		t.Fatalf("stream %+v, want abc at seq 2 (repeats ignored)", st)
+	}
+}
+
+func testResumeAfterSeq(t *testing.T, s history.Store) {
+	const ch = "private-ai-3"
+	for i, d := range []string{"one ", "two ", "three"} {
+		record(t, s, "app", tokens, token(ch, `"s"`, int64(i+10), d, false))
+	}
+	st := streams(t, s, "app", ch)[0]
+	for _, tc := range []struct {
+		after int64
+		want  string
+		ok    bool
+	}{{10, "two three", true}, {11, "three", true}, {12, "", true}, {-1, "one two three", true}, {5, "", false}, {99, "", false}} {
+		got, ok := st.After(tc.after)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("After(%d) = %q, %v; want %q, %v", tc.after, got, ok, tc.want, tc.ok)
+		}
+	}
+	resume := &protocol.Resume{Stream: []byte(`"s"`), Seq: 10}
+	if f := st.Snapshot(ch, resume); f.Data != `{"stream":"s","seq":12,"delta":"two three"}` {
+		t.Fatalf("resumed snapshot %s", f.Data)
+	}
+	other := &protocol.Resume{Stream: []byte(`"other"`), Seq: 10}
+	if f := st.Snapshot(ch, other); !strings.Contains(f.Data, `"text":"one two three"`) {
+		t.Fatalf("resume of another stream: %s", f.Data)
+	}
+}
+
+func testStreamsBounded(t *testing.T, s history.Store) {
+	const ch = "private-ai-4"
+	for i := range history.MaxStreams + 3 {
+		record(t, s, "app", tokens, token(ch, fmt.Sprintf(`"s%02d"`, i), 0, fmt.Sprint(i), false))
+	}
+	got := streams(t, s, "app", ch)
+	if len(got) != history.MaxStreams {
+		t.Fatalf("%d streams kept, want %d", len(got), history.MaxStreams)
+	}
+	if got[0].ID != `"s03"` || got[len(got)-1].ID != fmt.Sprintf(`"s%02d"`, history.MaxStreams+2) {
+		t.Fatalf("kept %s..%s, want the newest, oldest first", got[0].ID, got[len(got)-1].ID)
+	}
+}
+
+func testRecent(t *testing.T, s history.Store) {
+	rule := &apps.ChannelRule{Prefix: "chat-", History: 3, Retain: time.Minute}
+	for i := range 5 {
+		record(t, s, "app", rule, protocol.NewFrame("message", "chat-room", fmt.Sprint(i), protocol.DataString, ""))
+	}
+	got, err := s.Recent(context.Background(), "app", "chat-room", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var datas []string
+	for _, f := range got {
+		datas = append(datas, f.Data)
+	}
+	if fmt.Sprint(datas) != "[2 3 4]" {
+		t.Fatalf("recent %v, want the last 3 in order", datas)
+	}
+	if got, _ := s.Recent(context.Background(), "app", "chat-room", 2); len(got) != 2 || got[1].Data != "4" {
+		t.Fatalf("recent(2) %v", got)
+	}
+}
+
+func testSeparate(t *testing.T, s history.Store) {
+	record(t, s, "a1", tokens, token("private-ai-x", `"s"`, 0, "app one", false))
+	record(t, s, "a2", tokens, token("private-ai-x", `"s"`, 0, "app two", false))
+	record(t, s, "a1", tokens, token("private-ai-y", `"s"`, 0, "other channel", false))
+	if st := streams(t, s, "a1", "private-ai-x"); len(st) != 1 || st[0].Text != "app one" {
+		t.Fatalf("a1: %+v", st)
+	}
+	if st := streams(t, s, "a2", "private-ai-x"); len(st) != 1 || st[0].Text != "app two" {
+		t.Fatalf("a2: %+v", st)
+	}
+}
+
+func testExpiry(t *testing.T, s history.Store) {
+	rule := &apps.ChannelRule{Prefix: "private-ai-", Tokens: true, History: 5, Retain: 300 * time.Millisecond}
+	record(t, s, "app", rule, token("private-ai-z", `"s"`, 0, "soon gone", true))
+	if len(streams(t, s, "app", "private-ai-z")) != 1 {
+		t.Fatal("stream not kept")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(streams(t, s, "app", "private-ai-z")) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("stream still kept 5 s after a 300 ms retention")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got, _ := s.Recent(context.Background(), "app", "private-ai-z", 5); len(got) != 0 {
+		t.Fatalf("history kept after retention: %d events", len(got))
+	}
+}

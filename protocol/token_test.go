@@ -1,0 +1,53 @@
+package protocol
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+func TestParseToken(t *testing.T) {
+	tests := []struct {
+		name string
+		data string
+		want *Token
+	}{
+		{"delta", `{"stream":"s1","seq":3,"delta":"Hel"}`, &Token{Stream: `"s1"`, Seq: 3, Delta: "Hel"}},
+		{"numeric stream id", `{"stream":42,"seq":0,"delta":"a"}`, &Token{Stream: `42`, Seq: 0, Delta: "a"}},
+		{"done", `{"stream":"s1","seq":9,"done":true}`, &Token{Stream: `"s1"`, Seq: 9, Done: true}},
+		{"extra fields are fine", `{"stream":"s","seq":1,"delta":"x","model":"gpt"}`, &Token{Stream: `"s"`, Seq: 1, Delta: "x"}},
+		{"no seq", `{"stream":"s","delta":"x"}`, nil},
+		{"no stream", `{"seq":1,"delta":"x"}`, nil},
+		{"object stream", `{"stream":{},"seq":1}`, nil},
+		{"not json", `hello`, nil},
+		{"string seq", `{"stream":"s","seq":"1"}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := ParseToken(tt.data)
+			if (tt.want == nil) != !ok || (ok && *got != *tt.want) {
+				t.Fatalf("ParseToken(%s) = %+v, %v; want %+v", tt.data, got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestTokenData(t *testing.T) {
+	tests := []struct {
+		stream      string
+		seq         int64
+		text        string
+		whole, done bool
+		want        string
+	}{
+		{`"s1"`, 7, "Hello \"you\"", false, false, `{"stream":"s1","seq":7,"delta":"Hello \"you\""}`},
+		{`"s1"`, 7, "Hello", true, false, `{"stream":"s1","seq":7,"text":"Hello"}`},
+		{`42`, 9, "all of it", true, true, `{"stream":42,"seq":9,"text":"all of it","done":true}`},
+		{`"s1"`, 9, "", false, true, `{"stream":"s1","seq":9,"done":true}`},
+	}
+	for _, tt := range tests {
+		got := TokenData(tt.stream, tt.seq, tt.text, tt.whole, tt.done)
+		if got != tt.want || !json.Valid([]byte(got)) {
+			t.Errorf("TokenData = %s, want %s", got, tt.want)
+		}
+	}
+}
