@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/channels"
+	"github.com/quaver-dev/quaver/history"
 	"github.com/quaver-dev/quaver/protocol"
 	"github.com/quaver-dev/quaver/scaling"
 )
@@ -17,17 +19,19 @@ type Publisher struct {
 	registry *channels.Registry
 	broker   scaling.Broker
 	cache    Cache
+	history  history.Store
 	log      *slog.Logger
 
 	lastErrorLog atomic.Int64 // Unix nanoseconds
 }
 
-// Options configure a Publisher. Broker and Cache default to their
-// single-node versions.
+// Options configure a Publisher. Broker, Cache and History default to
+// their single-node versions.
 type Options struct {
 	Registry *channels.Registry
 	Broker   scaling.Broker
 	Cache    Cache
+	History  history.Store
 	Logger   *slog.Logger
 }
 
@@ -39,10 +43,13 @@ func NewPublisher(o Options) *Publisher {
 	if o.Cache == nil {
 		o.Cache = NewMemoryCache()
 	}
+	if o.History == nil {
+		o.History = history.NewMemory()
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{registry: o.Registry, broker: o.Broker, cache: o.Cache, log: o.Logger}
+	return &Publisher{registry: o.Registry, broker: o.Broker, cache: o.Cache, history: o.History, log: o.Logger}
 }
 
 // Event is one event to publish on one channel.
@@ -55,6 +62,9 @@ type Event struct {
 	// CacheTTL, when positive and the channel is a cache channel, makes the
 	// event the channel's cached last event for that long.
 	CacheTTL time.Duration
+	// Rule is the app's AI streaming rule for the channel, if any: token
+	// events are parsed and recorded, with the channel's history.
+	Rule *apps.ChannelRule
 }
 
 // Publish delivers ev to local subscribers at once and sends it to the
@@ -65,6 +75,16 @@ type Event struct {
 // while Redis is still away.
 func (p *Publisher) Publish(ctx context.Context, ev Event) {
 	f := ev.Frame
+	if r := ev.Rule; r != nil && (r.Tokens || r.History > 0) {
+		if r.Tokens && f.Token == nil && f.Kind == protocol.DataString {
+			f.Token, _ = protocol.ParseToken(f.Data)
+		}
+		// Before the broadcast: a subscriber reads the history after it
+		// starts receiving, so the event is in one or the other.
+		if err := p.history.Record(ctx, ev.App, r, f); err != nil {
+			p.logError("recording channel history; late subscribers will miss this event", ev.App, f.Channel, err)
+		}
+	}
 	var payload []byte
 	_, single := p.broker.(scaling.Local)
 	cache := ev.CacheTTL > 0 && channels.Classify(f.Channel).Cache
@@ -125,4 +145,47 @@ func (p *Publisher) deliver(env scaling.Envelope) {
 		return
 	}
 	p.registry.Broadcast(env.App, f.Channel, f, except)
+}
+
+// Snapshot is what a new subscriber to a channel with a rule gets before
+// the live events: one event per retained token stream (its whole text, or
+// after resume only what followed) and, with Replay, the channel's last
+// events. seen maps each stream to the seq the snapshot covers, so the
+// live tokens it already holds can be dropped.
+func (p *Publisher) Snapshot(ctx context.Context, app string, rule *apps.ChannelRule, channel string, resume *protocol.Resume) (frames []*protocol.Frame, seen map[string]int64, err error) {
+	if rule.Replay && rule.History > 0 {
+		recent, err := p.history.Recent(ctx, app, channel, rule.History)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range recent {
+			if f.Token == nil || !rule.Tokens { // the streams stand for their tokens
+				frames = append(frames, f)
+			}
+		}
+	}
+	if !rule.Tokens {
+		return frames, nil, nil
+	}
+	streams, err := p.history.Streams(ctx, app, channel)
+	if err != nil {
+		return frames, nil, err
+	}
+	seen = make(map[string]int64, len(streams))
+	for _, s := range streams {
+		seen[s.ID] = s.Seq
+		frames = append(frames, s.Snapshot(channel, resume))
+	}
+	return frames, seen, nil
+}
+
+// History returns a channel's retained token streams and last events, for
+// the history API.
+func (p *Publisher) History(ctx context.Context, app, channel string, n int) ([]history.Stream, []*protocol.Frame, error) {
+	streams, err := p.history.Streams(ctx, app, channel)
+	if err != nil {
+		return nil, nil, err
+	}
+	recent, err := p.history.Recent(ctx, app, channel, n)
+	return streams, recent, err
 }

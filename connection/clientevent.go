@@ -2,11 +2,14 @@ package connection
 
 import (
 	"bytes"
+	"context"
 	"strconv"
 
 	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
 	"github.com/quaver-dev/quaver/protocol"
+	"github.com/quaver-dev/quaver/streams"
 	"golang.org/x/time/rate"
 )
 
@@ -59,7 +62,11 @@ func (c *Conn) clientEvent(msg protocol.Message) {
 	}
 	ctx, cancel := c.ioContext()
 	defer cancel()
-	c.publish(ctx, protocol.NewFrame(msg.Event, ch, string(data), kind, userID))
+	if rule := c.app.Rule(ch); rule != nil && rule.Inbound && !c.sendInbound(ctx, rule, msg.Event, ch, string(data), userID) {
+		return
+	}
+	f := protocol.NewFrame(msg.Event, ch, string(data), kind, userID)
+	c.hub.opts.Publisher.Publish(ctx, broadcast.Event{App: c.app.ID, Frame: f, Except: c.id, Rule: c.app.Rule(ch)})
 }
 
 // allowClientEventLocked applies the per-connection rate limit. The limiter
@@ -71,4 +78,41 @@ func (c *Conn) allowClientEventLocked() bool {
 		c.limiter = rate.NewLimiter(rate.Limit(r), r)
 	}
 	return c.limiter.Allow()
+}
+
+// sendInbound appends a client event of an inbound channel (a user's prompt)
+// to the app's inbound stream for the workers, within the rule's rate per
+// connection and per user. It reports whether the event may go on; when
+// not, the client has been told why.
+func (c *Conn) sendInbound(ctx context.Context, rule *apps.ChannelRule, event, ch, data, userID string) bool {
+	reject := func(code int, message string) bool {
+		c.sendError(code, message, ch)
+		return false
+	}
+	if c.hub.opts.Inbound == nil {
+		return reject(protocol.CodeClientEventRejected, "This channel forwards client events to workers, which needs Redis")
+	}
+	c.mu.Lock()
+	if c.inboundLimiter == nil {
+		c.inboundLimiter = rate.NewLimiter(rate.Limit(rule.InboundRate), rule.InboundRate)
+	}
+	allowed := c.inboundLimiter.Allow()
+	if userID == "" && c.user != nil {
+		userID = c.user.id
+	}
+	c.mu.Unlock()
+	if !allowed {
+		return reject(protocol.CodeClientEventRejected, "Client event rejected: too many on this channel, slow down")
+	}
+	ok, err := c.hub.opts.Inbound.Append(ctx, streams.InboundEvent{
+		App: c.app.ID, Channel: ch, Event: event, Data: data, SocketID: c.id, UserID: userID, UserRate: rule.InboundRate,
+	})
+	switch {
+	case err != nil:
+		c.logger().Error("appending a client event to the inbound stream", "channel", ch, "err", err)
+		return reject(0, "The event could not be forwarded, try again")
+	case !ok:
+		return reject(protocol.CodeClientEventRejected, "Client event rejected: too many from this user, slow down")
+	}
+	return true
 }

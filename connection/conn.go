@@ -30,6 +30,8 @@ type Conn struct {
 	subs    []subscription
 	user    *signedInUser
 	limiter *rate.Limiter
+	// inboundLimiter bounds client events forwarded to workers.
+	inboundLimiter *rate.Limiter
 
 	// holding is set while a subscription is in progress; frames for its
 	// channel are then kept in held until the snapshot has been sent.

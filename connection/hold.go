@@ -45,19 +45,28 @@ func (c *Conn) holdFrame(f *protocol.Frame) bool {
 	return true
 }
 
+// snapshot is what a subscription in progress sends first, and what it knows:
+// the presence members (nil on other channels) and, per token stream, the
+// last seq its text covers.
+type snapshot struct {
+	frames  []*protocol.Frame
+	members map[string]bool
+	tokens  map[string]int64
+}
+
 // releaseHold sends the snapshot frames, then the held frames that the
-// snapshot does not already account for, and stops holding. members is the
-// presence snapshot (nil on other channels). Broadcasts for the channel that
-// arrive meanwhile wait on holdMu, so they queue after all of this.
-func (c *Conn) releaseHold(snapshot []*protocol.Frame, members map[string]bool) {
+// snapshot does not already account for, and stops holding. Broadcasts for
+// the channel that arrive meanwhile wait on holdMu, so they queue after all
+// of this.
+func (c *Conn) releaseHold(snapshot snapshot) {
 	c.holdMu.Lock()
 	defer c.holdMu.Unlock()
-	for _, f := range snapshot {
+	for _, f := range snapshot.frames {
 		c.enqueue(f)
 	}
 	if c.held != nil {
 		for _, f := range c.held.frames {
-			if !redundant(f, snapshot, members) {
+			if !snapshot.covers(f) {
 				c.enqueue(f)
 			}
 		}
@@ -66,15 +75,22 @@ func (c *Conn) releaseHold(snapshot []*protocol.Frame, members map[string]bool) 
 	c.holding.Store(false)
 }
 
-// redundant reports whether a held frame repeats what the snapshot already
-// told the client: the cached event itself, a member_added of a user in the
-// members list, or a member_removed of a user not in it.
-func redundant(f *protocol.Frame, snapshot []*protocol.Frame, members map[string]bool) bool {
-	for _, s := range snapshot {
+// covers reports whether a held frame repeats what the snapshot already
+// told the client: an event it holds (the cached one, a replayed one), a
+// token its stream's text already includes, a member_added of a user in
+// the members list, or a member_removed of a user not in it.
+func (snapshot snapshot) covers(f *protocol.Frame) bool {
+	if f.Token != nil && snapshot.tokens != nil {
+		if seq, ok := snapshot.tokens[f.Token.Stream]; ok && f.Token.Seq <= seq {
+			return true
+		}
+	}
+	for _, s := range snapshot.frames {
 		if bytes.Equal(s.JSON, f.JSON) {
 			return true
 		}
 	}
+	members := snapshot.members
 	if members == nil || (f.Event != protocol.EventMemberAdded && f.Event != protocol.EventMemberRemoved) {
 		return false
 	}

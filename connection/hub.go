@@ -15,6 +15,7 @@ import (
 	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/protocol"
+	"github.com/quaver-dev/quaver/streams"
 )
 
 // Options configure a Hub. Zero durations and sizes take the defaults noted.
@@ -26,6 +27,9 @@ type Options struct {
 	Logger    *slog.Logger
 	// Metrics may be nil.
 	Metrics *metrics.Metrics
+	// Inbound forwards client events of channels with an inbound rule to
+	// the workers; nil without Redis.
+	Inbound Inbound
 
 	// OutboxLimit is the most bytes a connection may have queued; past it
 	// the connection is closed with 4100. Default 1 MiB.
@@ -63,6 +67,11 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// Inbound takes client events bound for AI workers; streams.Inbound is one.
+type Inbound interface {
+	Append(ctx context.Context, e streams.InboundEvent) (bool, error)
 }
 
 const connShards = 32

@@ -83,7 +83,7 @@ func (c *Conn) subscribe(msg protocol.Message) {
 	c.hub.opts.Registry.Add(c.app.ID, ch, c)
 	c.mu.Unlock()
 
-	c.releaseHold(c.snapshot(ctx, ch, info.Cache, member != nil))
+	c.releaseHold(c.readSnapshot(ctx, ch, info.Cache, member != nil, d.Resume))
 	if first {
 		c.publish(ctx, protocol.MemberAdded(ch, member.UserID, member.Info))
 	}
@@ -93,11 +93,12 @@ func (c *Conn) subscribe(msg protocol.Message) {
 // this node; past it (Redis down) the subscription succeeds locally.
 const awaitTimeout = 2 * time.Second
 
-// snapshot waits until events from other nodes reach this node, then reads
+// readSnapshot waits until events from other nodes reach this node, then reads
 // what a new subscriber is told first: subscription_succeeded (with the
-// presence members) and, on cache channels, the cached event or a cache
-// miss. It returns those frames and, on presence channels, the member ids.
-func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) ([]*protocol.Frame, map[string]bool) {
+// presence members), on cache channels the cached event or a cache miss,
+// and on channels with an AI streaming rule the text of each token stream
+// so far (or after resume) and the replayed history.
+func (c *Conn) readSnapshot(ctx context.Context, ch string, cache, isPresence bool, resume *protocol.Resume) snapshot {
 	awaitCtx, cancel := context.WithTimeout(ctx, awaitTimeout)
 	err := c.hub.opts.Publisher.Await(awaitCtx, c.app.ID, ch)
 	cancel()
@@ -106,6 +107,7 @@ func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) 
 	}
 	frames := make([]*protocol.Frame, 0, 2)
 	var ids map[string]bool
+	var seen map[string]int64
 	if isPresence {
 		members, err := c.hub.opts.Presence.Members(ctx, c.app.ID, ch)
 		if err != nil {
@@ -129,7 +131,14 @@ func (c *Conn) snapshot(ctx context.Context, ch string, cache, isPresence bool) 
 		}
 		frames = append(frames, cached)
 	}
-	return frames, ids
+	if rule := c.app.Rule(ch); rule != nil {
+		streamed, streamSeen, err := c.hub.opts.Publisher.Snapshot(ctx, c.app.ID, rule, ch, resume)
+		if err != nil {
+			c.logger().Warn("reading channel history; the subscriber starts from the live events", "channel", ch, "err", err)
+		}
+		frames, seen = append(frames, streamed...), streamSeen
+	}
+	return snapshot{frames: frames, members: ids, tokens: seen}
 }
 
 // joinPresence adds the member and reports whether the user is new to the

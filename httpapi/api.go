@@ -61,6 +61,7 @@ func New(o Options) *API {
 		r.Get("/connections", a.connections)
 		r.Post("/users/{userID}/terminate_connections", a.terminate)
 	})
+		r.Get("/channels/{channel}/history", a.channelHistory)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "Not found"})
 	})

@@ -4,20 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
-	"github.com/quaver-dev/quaver/protocol"
 )
-
-// maxEventNameLength bounds event names, as in the Pusher SDKs.
-const maxEventNameLength = 200
-
-var socketIDPattern = regexp.MustCompile(`^\d+\.\d+$`)
 
 // event is one event of a trigger or batch request. Data is kept raw so that
 // a non-string data is reported instead of silently re-encoded.
@@ -30,13 +23,10 @@ type event struct {
 	Info     string          `json:"info"`
 }
 
-// validated is an event ready to publish.
+// validated is an event ready to publish, and the info it asks for.
 type validated struct {
-	name     string
-	data     string
-	channels []string
-	except   string
-	info     string
+	broadcast.Trigger
+	info string
 }
 
 func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
@@ -51,13 +41,13 @@ func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, failure)
 		return
 	}
-	a.publish(r.Context(), s.app, v)
+	a.opts.Publisher.Trigger(r.Context(), s.app, v.Trigger)
 	if v.info == "" {
 		writeEmpty(w)
 		return
 	}
-	infos := make(map[string]map[string]int, len(v.channels))
-	for _, ch := range v.channels {
+	infos := make(map[string]map[string]int, len(v.Channels))
+	for _, ch := range v.Channels {
 		info, err := a.channelInfo(r.Context(), s.app.ID, ch, v.info)
 		if err != nil {
 			a.stateError(w, r.Context(), err)
@@ -104,7 +94,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		withInfo = withInfo || v.info != ""
 	}
 	for _, v := range items {
-		a.publish(r.Context(), s.app, v)
+		a.opts.Publisher.Trigger(r.Context(), s.app, v.Trigger)
 	}
 	if !withInfo {
 		writeEmpty(w)
@@ -116,7 +106,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		if v.info == "" {
 			continue
 		}
-		info, err := a.channelInfo(r.Context(), s.app.ID, v.channels[0], v.info)
+		info, err := a.channelInfo(r.Context(), s.app.ID, v.Channels[0], v.info)
 		if err != nil {
 			a.stateError(w, r.Context(), err)
 			return
@@ -126,48 +116,26 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"batch": out})
 }
 
-// validate applies the Pusher rules and the app's limits to one event.
+// validate decodes one event's data and applies the Pusher rules and the
+// app's limits to it.
 func validate(app *apps.App, ev event, maxChannels int) (validated, *apiError) {
-	v := validated{name: ev.Name, except: ev.SocketID, info: ev.Info, channels: ev.Channels}
+	v := validated{Trigger: broadcast.Trigger{Name: ev.Name, Channels: ev.Channels, Except: ev.SocketID}, info: ev.Info}
 	if ev.Channel != "" {
-		v.channels = append(v.channels, ev.Channel)
-	}
-	switch {
-	case ev.Name == "":
-		return v, badRequest("name is required")
-	case len(ev.Name) > maxEventNameLength:
-		return v, badRequest("name is longer than 200 characters")
-	case protocol.IsReserved(ev.Name):
-		return v, badRequest("name may not start with pusher: or pusher_internal:")
-	case len(v.channels) == 0:
-		return v, badRequest("channels is required")
-	case len(v.channels) > maxChannels:
-		return v, badRequest("channels holds more than " + strconv.Itoa(maxChannels) + " channels")
-	case ev.SocketID != "" && !socketIDPattern.MatchString(ev.SocketID):
-		return v, badRequest("socket_id must look like 123.456")
+		v.Channels = append(v.Channels, ev.Channel)
 	}
 	if len(ev.Data) == 0 || ev.Data[0] != '"' {
 		return v, badRequest("data must be a string (JSON-encode objects before sending)")
 	}
-	if err := json.Unmarshal(ev.Data, &v.data); err != nil {
+	if err := json.Unmarshal(ev.Data, &v.Data); err != nil {
 		return v, badRequest("data must be a string")
 	}
-	if len(v.data) > app.MaxEventSize {
-		return v, tooLarge("data is larger than the app's limit of " + strconv.Itoa(app.MaxEventSize) + " bytes")
-	}
-	for _, ch := range v.channels {
-		if err := channels.Validate(ch); err != nil {
-			return v, badRequest("channel " + strconv.Quote(ch) + ": " + err.Error())
+	if err := v.Validate(app, maxChannels); err != nil {
+		if err.TooLarge {
+			return v, tooLarge(err.Message)
 		}
+		return v, badRequest(err.Message)
 	}
 	return v, nil
-}
-
-func (a *API) publish(ctx context.Context, app *apps.App, v validated) {
-	for _, ch := range v.channels {
-		f := protocol.NewFrame(v.name, ch, v.data, protocol.DataString, "")
-		a.opts.Publisher.Publish(ctx, broadcast.Event{App: app.ID, Frame: f, Except: v.except, CacheTTL: app.CacheTTL})
-	}
 }
 
 // channelInfo answers info=user_count,subscription_count for one channel;

@@ -17,6 +17,8 @@ type Metrics struct {
 	messagesIn         *prometheus.CounterVec
 	messagesOut        *prometheus.CounterVec
 	slowConsumerCloses *prometheus.CounterVec
+	ingestPublished    *prometheus.CounterVec
+	ingestMalformed    *prometheus.CounterVec
 
 	redisUp              prometheus.Gauge
 	redisPublishErrors   prometheus.Counter
@@ -36,6 +38,8 @@ func New() *Metrics {
 	m.messagesIn = f.counterVec("quaver_messages_in_total", "Messages received from clients.", "app")
 	m.messagesOut = f.counterVec("quaver_messages_out_total", "Frames queued to clients.", "app")
 	m.slowConsumerCloses = f.counterVec("quaver_slow_consumer_closes_total", "Connections closed with 4100 because their outbox passed the hard limit.", "app")
+	m.ingestPublished = f.counterVec("quaver_ingest_entries_total", "Redis Stream ingest entries published to channels.", "app")
+	m.ingestMalformed = f.counterVec("quaver_ingest_malformed_total", "Redis Stream ingest entries skipped because they break the rules.", "app")
 	m.redisUp = f.gauge("quaver_redis_up", "1 while this node reaches Redis, 0 while it does not.")
 	m.redisPublishErrors = f.counter("quaver_redis_publish_errors_total", "Events delivered locally but not sent to other nodes because Redis failed.")
 	m.redisReconnects = f.counter("quaver_redis_reconnects_total", "Times this node re-established its Redis subscriptions.")

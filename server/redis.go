@@ -9,9 +9,12 @@ import (
 
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/config"
+	"github.com/quaver-dev/quaver/connection"
+	"github.com/quaver-dev/quaver/history"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/protocol"
 	"github.com/quaver-dev/quaver/scaling"
+	"github.com/quaver-dev/quaver/streams"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -23,6 +26,7 @@ type cluster struct {
 	census     *scaling.Census
 	control    *scaling.Control
 	membership *scaling.Membership
+	ingest     *streams.Ingest
 }
 
 // newRedisClient connects to a single Redis (URL) or a Redis Cluster
@@ -71,6 +75,7 @@ func (s *Server) setupRedis() error {
 		Logger: log, Observer: s.metrics,
 	})
 	s.cache = broadcast.NewRedisCache(client, rc.Prefix)
+	s.history = history.NewRedis(client, rc.Prefix)
 	c := &cluster{client: client, node: node, presence: presence.NewRedis(client, rc.Prefix, node)}
 	c.census = scaling.NewCensus(scaling.CensusOptions{
 		Client: client, Prefix: rc.Prefix, Node: node, Logger: log, Observer: s.metrics,
@@ -84,6 +89,20 @@ func (s *Server) setupRedis() error {
 	s.presence = c.presence
 	s.cluster = c
 	return nil
+}
+
+// setupStreams connects the node to AI workers through Redis Streams: the
+// ingest of the apps' streams, the inbound stream of client events, and
+// the vacated signals. It runs once the publisher and registry exist.
+func (s *Server) setupStreams(hook *nodeHook, hub *connection.Options) {
+	c, prefix := s.cluster, s.cfg.Redis.Prefix
+	c.ingest = streams.NewIngest(streams.IngestOptions{
+		Client: c.client, Prefix: prefix, Node: c.node, Apps: s.apps, Publisher: s.publisher,
+		Logger: s.log, Observer: s.metrics,
+	})
+	hub.Inbound = streams.NewInbound(c.client, prefix)
+	state := clusterState{local: localState{registry: s.registry}, c: c}
+	hook.signals = streams.NewSignals(c.client, prefix, state.SubscriptionCount, s.log)
 }
 
 // localConnections counts this node's connections per app for the census.

@@ -17,10 +17,12 @@ import (
 	"github.com/quaver-dev/quaver/channels"
 	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/connection"
+	"github.com/quaver-dev/quaver/history"
 	"github.com/quaver-dev/quaver/httpapi"
 	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/scaling"
+	"github.com/quaver-dev/quaver/streams"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -37,6 +39,7 @@ type Server struct {
 	presence  presence.Store
 	broker    scaling.Broker
 	cache     broadcast.Cache
+	history   history.Store
 	publisher *broadcast.Publisher
 	hub       *connection.Hub
 	ws        *connection.WebSocket
@@ -54,19 +57,20 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: log, metrics: metrics.New(), apps: store,
 		broker: scaling.Local{}, cache: broadcast.NewMemoryCache(), presence: presence.NewMemory(),
+		history: history.NewMemory(),
 	}
 	if cfg.Redis.Enabled() {
 		if err := s.setupRedis(); err != nil {
 			return nil, err
 		}
 	}
-	hook := nodeHook{broker: s.broker}
+	hook := &nodeHook{broker: s.broker, apps: store}
 	if s.cluster != nil {
 		hook.census = s.cluster.census
 	}
 	s.registry = channels.NewRegistry(hook)
-	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Cache: s.cache, Logger: s.log})
-	s.hub = connection.NewHub(connection.Options{
+	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Cache: s.cache, History: s.history, Logger: s.log})
+	hubOptions := connection.Options{
 		Apps:        store,
 		Registry:    s.registry,
 		Presence:    s.presence,
@@ -74,7 +78,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:      s.log,
 		Metrics:     s.metrics,
 		PongTimeout: cfg.PongTimeout.Duration(),
-	})
+	}
+	if s.cluster != nil {
+		s.setupStreams(hook, &hubOptions)
+	}
+	s.hub = connection.NewHub(hubOptions)
 	maxMessage := 0
 	for _, a := range appsFrom(cfg.Apps) {
 		a.Defaults()
@@ -175,7 +183,7 @@ func (s *Server) services() []func(context.Context) error {
 		list = append(list, func(ctx context.Context) error { return s.servePprof(ctx, addr) })
 	}
 	if c := s.cluster; c != nil {
-		list = append(list, c.census.Run, c.membership.Run, func(ctx context.Context) error {
+		list = append(list, c.census.Run, c.membership.Run, c.ingest.Run, func(ctx context.Context) error {
 			return c.control.Run(ctx, s.handleControl)
 		})
 	}
@@ -211,16 +219,30 @@ func ignoreCanceled(err error) error {
 }
 
 // nodeHook tells the broker which channels this node needs and, with many
-// nodes, the census how many subscribers each has here.
+// nodes, the census how many subscribers each has here and the signals
+// which stream channels may have lost their audience.
 type nodeHook struct {
-	broker scaling.Broker
-	census *scaling.Census
+	broker  scaling.Broker
+	apps    apps.Store
+	census  *scaling.Census
+	signals *streams.Signals
 }
 
-func (h nodeHook) Occupied(app, channel string) { h.broker.Subscribe(app, channel) }
-func (h nodeHook) Vacated(app, channel string)  { h.broker.Unsubscribe(app, channel) }
+func (h *nodeHook) Occupied(app, channel string) { h.broker.Subscribe(app, channel) }
 
-func (h nodeHook) Counted(app, channel string, count int) {
+func (h *nodeHook) Vacated(app, channel string) {
+	h.broker.Unsubscribe(app, channel)
+	if h.signals == nil {
+		return
+	}
+	if a, err := h.apps.ByID(context.Background(), app); err == nil {
+		if rule := a.Rule(channel); rule != nil && rule.VacatedGrace > 0 {
+			h.signals.Vacated(app, channel, rule.VacatedGrace)
+		}
+	}
+}
+
+func (h *nodeHook) Counted(app, channel string, count int) {
 	if h.census != nil {
 		h.census.SetCount(app, channel, count)
 	}
