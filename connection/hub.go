@@ -93,6 +93,9 @@ type Hub struct {
 	// ending counts connections whose transport (a finisher) has not let go
 	// of its socket yet.
 	ending atomic.Int64
+
+	// byTransport counts connections by transport name (counts.go).
+	byTransport sync.Map
 }
 
 type connShard struct {
@@ -140,6 +143,7 @@ func (h *Hub) Admit(app *apps.App, t Transport) (*Conn, *protocol.Error) {
 		sh.mu.Unlock()
 	}
 	c.Touch()
+	h.transportCount(t.Name()).Add(1)
 	h.opts.Metrics.ConnectionOpened(app.ID, t.Name())
 	return c, nil
 }
@@ -150,6 +154,7 @@ func (h *Hub) remove(c *Conn) {
 	delete(sh.conns, c.id)
 	sh.mu.Unlock()
 	h.appCount(c.app.ID).Add(-1)
+	h.transportCount(c.transport.Name()).Add(-1)
 	h.opts.Metrics.ConnectionClosed(c.app.ID, c.transport.Name())
 }
 
