@@ -9,6 +9,10 @@ type Config struct {
 	// Path is a prefix for every route (Reverb's REVERB_SERVER_PATH).
 	Path string `yaml:"path"`
 	TLS  TLS    `yaml:"tls"`
+	// HTTPPath is where pusher-js's HTTP fallback transports (xhr_streaming,
+	// xhr_polling) are served, below Path: its httpPath option. Empty
+	// means "/pusher", pusher-js's default.
+	HTTPPath string `yaml:"http_path"`
 	// MaxRequestSize bounds an HTTP API request body in bytes.
 	MaxRequestSize int64 `yaml:"max_request_size"`
 	Debug          bool  `yaml:"debug"`

@@ -71,6 +71,7 @@ func applyEnv(cfg *Config, env map[string]string) error {
 	s.str(&cfg.Host, "QUAVER_HOST", "REVERB_SERVER_HOST")
 	s.integer(&cfg.Port, "QUAVER_PORT", "REVERB_SERVER_PORT")
 	s.str(&cfg.Path, "QUAVER_PATH", "REVERB_SERVER_PATH")
+	s.str(&cfg.HTTPPath, "QUAVER_HTTP_PATH")
 	s.str(&cfg.TLS.Cert, "QUAVER_TLS_CERT")
 	s.str(&cfg.TLS.Key, "QUAVER_TLS_KEY")
 	var maxRequest int

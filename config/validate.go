@@ -28,6 +28,9 @@ func (cfg *Config) Validate() error {
 	if cfg.Path != "" && (!strings.HasPrefix(cfg.Path, "/") || strings.HasSuffix(cfg.Path, "/")) {
 		add("path: %q must start with / and not end with /", cfg.Path)
 	}
+	if cfg.HTTPPath != "" && (!strings.HasPrefix(cfg.HTTPPath, "/") || strings.HasSuffix(cfg.HTTPPath, "/")) {
+		add("http_path: %q must start with / and not end with /", cfg.HTTPPath)
+	}
 	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
 		add("tls: cert and key must be given together")
 	}

@@ -21,6 +21,9 @@ type Options struct {
 	State     State
 	Health    Health
 	Logger    *slog.Logger
+	// Transports, when set, adds this node's connections by transport to
+	// /up.
+	Transports Transports
 	// MaxRequestSize bounds a request body. Default 1 MiB; each event's
 	// data is also bounded by its app's MaxEventSize.
 	MaxRequestSize int64
@@ -84,6 +87,9 @@ func (a *API) up(w http.ResponseWriter, r *http.Request) {
 		for k, v := range a.opts.Health.Health(r.Context()) {
 			body[k] = v
 		}
+	}
+	if a.opts.Transports != nil {
+		body["connections"] = a.opts.Transports.ConnectionsByTransport()
 	}
 	writeJSON(w, http.StatusOK, body)
 }

@@ -20,3 +20,9 @@ type State interface {
 type Health interface {
 	Health(ctx context.Context) map[string]string
 }
+
+// Transports counts this node's open connections by transport ("ws",
+// "xhr_streaming", "xhr_polling") for /up.
+type Transports interface {
+	ConnectionsByTransport() map[string]int
+}

@@ -97,6 +97,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:         s.log,
 		MaxRequestSize: cfg.MaxRequestSize,
 		PathPrefix:     cfg.Path,
+		Transports:     s.hub,
 	}
 	if s.cluster != nil {
 		apiOptions.State = clusterState{local: localState{registry: s.registry, hub: s.hub}, c: s.cluster}
@@ -106,6 +107,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	r := chi.NewRouter()
 	r.Route(cfg.Path+"/", func(r chi.Router) {
 		r.Get("/app/{key}", s.ws.ServeHTTP)
+		r.Handle(fallbackPath(cfg)+"/app/*", connection.NewHTTPFallback(s.hub, connection.HTTPFallbackOptions{MaxMessageSize: maxMessage}))
 		r.Handle("/metrics", s.metrics.Handler())
 		r.Mount("/", api)
 	})
