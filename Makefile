@@ -5,10 +5,14 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/quaver-dev/quaver/cmd.Version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: run build test test-deps vet fuzz bench cover lint golden tidy clean
+.PHONY: run run-demo build test test-deps vet fuzz bench cover lint golden tidy clean
 
 run: build
 	./$(BIN) start
+
+# The AI chat demo: Redis, Quaver, a PHP worker with a fake model, the chat page.
+run-demo:
+	./scripts/demo.sh
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/quaver

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/internal/jsdriver"
 	"github.com/quaver-dev/quaver/internal/redistest"
@@ -317,5 +318,68 @@ func TestVacatedSignal(t *testing.T) {
 	_ = json.Unmarshal(b, &entry)
 	if entry["time"] == nil {
 		t.Errorf("signal without time: %v", entry)
+	}
+}
+
+// Without Redis, one node keeps the stream in memory: tokens triggered
+// through the HTTP API reach a late subscriber as the text so far; a client
+// that sends resume gets only what followed its seq; the history API
+// returns the streams and the last events.
+func TestSingleNodeStreamResumeAndHistory(t *testing.T) {
+	t.Parallel()
+	h := start(t, func(c *config.Config) {
+		c.Apps[0].Channels = []config.ChannelRule{{Prefix: "private-ai-", Tokens: true, History: 5, Retain: 60}}
+	})
+	const ch = "private-ai-solo"
+	for i, w := range []string{"The ", "quick ", "brown ", "fox"} {
+		h.trigger([]string{ch}, "token", args{"stream": "s1", "seq": i, "delta": w})
+	}
+	h.trigger([]string{ch}, "status", "thinking")
+
+	// A late pusher-js subscriber starts from the text so far.
+	h.connect("late", "pusher-js", nil)
+	h.subscribe("late", ch)
+	first := h.d.Wait("late's snapshot", jsdriver.Event("late", ch, "token"))
+	if !contains(first.Data, `"text":"The quick brown fox"`) || !contains(first.Data, `"seq":3`) {
+		t.Fatalf("snapshot %s", first.Data)
+	}
+
+	// A client that knows seq 1 resumes after it.
+	c := h.raw("test-key", "test-secret", nil)
+	if err := c.Subscribe(ch, client.SubscribeOptions{Extra: map[string]any{"resume": map[string]any{"stream": "s1", "seq": 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, c, "the resumed tail", isEvent("token", ch))
+	if got := e.DataString(); got != `{"stream":"s1","seq":3,"delta":"brown fox"}` {
+		t.Fatalf("resumed tail %s", got)
+	}
+
+	// New tokens follow on both, once each.
+	h.trigger([]string{ch}, "token", args{"stream": "s1", "seq": 4, "delta": "!", "done": true})
+	e = next(t, c, "the live token", isEvent("token", ch))
+	if !strings.Contains(e.DataString(), `"seq":4`) {
+		t.Fatalf("live token %s", e.DataString())
+	}
+	waitText(t, h.d, "late", ch, "The quick brown fox!")
+
+	var hist struct {
+		Streams []struct {
+			Stream string `json:"stream"`
+			Seq    int64  `json:"seq"`
+			Text   string `json:"text"`
+			Done   bool   `json:"done"`
+		} `json:"streams"`
+		Events []struct{ Event, Data string } `json:"events"`
+	}
+	h.ok("sdk.get", args{"path": "/channels/" + ch + "/history"}, &hist)
+	if len(hist.Streams) != 1 || hist.Streams[0].Text != "The quick brown fox!" || !hist.Streams[0].Done || hist.Streams[0].Seq != 4 {
+		t.Fatalf("history streams %+v", hist.Streams)
+	}
+	if n := len(hist.Events); n != 5 || hist.Events[n-1].Event != "token" || hist.Events[n-2].Data != "thinking" {
+		t.Fatalf("history events %+v, want the last 5", hist.Events)
+	}
+	res := h.call("sdk.get", args{"path": "/channels/plain/history"})
+	if res.Status != 400 {
+		t.Fatalf("history of a channel without a rule: %d %s", res.Status, res.Body)
 	}
 }

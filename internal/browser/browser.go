@@ -254,3 +254,14 @@ func (p *Page) ScreenshotTo(path string) {
 		p.t.Fatalf("browser: screenshot %s: %v", path, err)
 	}
 }
+
+// Reload reloads the page, as a user pressing F5, and waits for the new
+// page's load event.
+func (p *Page) Reload() {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, DefaultTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Reload()); err != nil {
+		p.t.Fatalf("browser: reload: %v", err)
+	}
+}
