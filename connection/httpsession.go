@@ -252,6 +252,9 @@ func (s *httpSession) serve(w http.ResponseWriter, req *http.Request, streaming,
 		return
 	}
 	defer s.detach(r)
+	if s.fallback.hub.debug && !opened {
+		s.conn.logger().Debug("http session continued", "streaming", streaming)
+	}
 	streamHeaders(w)
 	w.WriteHeader(http.StatusOK)
 	out := newLineWriter(w, s.fallback.hub.opts.WriteTimeout)

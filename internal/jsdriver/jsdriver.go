@@ -268,6 +268,16 @@ func (d *Driver) Call(command string, args map[string]any) Report {
 	return r
 }
 
+// Kill ends the driver process at once with SIGKILL, as a client machine
+// that vanishes: its connections drop without any goodbye. Later waits on
+// the driver fail.
+func (d *Driver) Kill() {
+	d.t.Helper()
+	if err := d.cmd.Process.Kill(); err != nil {
+		d.t.Fatalf("jsdriver: kill: %v", err)
+	}
+}
+
 // Mark returns the position after the last report received, for WaitAfter
 // and NeverAfter.
 func (d *Driver) Mark() int {
