@@ -2,9 +2,11 @@ package connection
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -44,7 +46,8 @@ const maxPairs = 8000
 // the real send path (Registry.Broadcast, Conn.Send, the outbox, the writer
 // pool, WebSocket framing, non-blocking write(2) on a socket watched by a
 // poll loop) and counts an op done when every peer has read the frame.
-func benchmarkBroadcastToConns(b *testing.B, n int) {
+// The connections use enc, and the frame carries data.
+func benchmarkBroadcastToConns(b *testing.B, n int, enc encoding, data string) {
 	h := newHarness(b)
 	pool := newWriterPool(time.Second)
 	loops, err := newPoller(1, time.Second)
@@ -83,7 +86,7 @@ func benchmarkBroadcastToConns(b *testing.B, n int) {
 		}
 	}
 	for i := range n {
-		t := &tcpTransport{fd: fds[i%len(fds)], writers: pool, frames: frameReader{maxMessage: 1 << 16}}
+		t := &tcpTransport{fd: fds[i%len(fds)], writers: pool, enc: enc, frames: frameReader{maxMessage: 1 << 16}}
 		if i >= len(fds) { // a shared socket is watched once
 			t.fd, _ = syscall.Dup(fds[i%len(fds)])
 		}
@@ -98,8 +101,8 @@ func benchmarkBroadcastToConns(b *testing.B, n int) {
 		}
 		subscribe(b, c, "my-channel", "")
 	}
-	f := protocol.NewFrame("order-shipped", "my-channel", `{"order":{"id":1,"total":"9.99"}}`, protocol.DataString, "")
-	frameBytes := int64(len(appendTextFrame(nil, f.JSON)))
+	f := protocol.NewFrame("order-shipped", "my-channel", data, protocol.DataString, "")
+	frameBytes := int64(len(enc.appendFrame(nil, f)))
 	// Wait for the handshake frames, whose size varies with the socket id.
 	base := int64(0)
 	eventually(b, "the handshakes are read", func() bool {
@@ -128,5 +131,38 @@ func isClosed(err error) bool {
 	return ok && ne.Err.Error() == "use of closed network connection"
 }
 
-func BenchmarkBroadcastToConns1k(b *testing.B)  { benchmarkBroadcastToConns(b, 1_000) }
-func BenchmarkBroadcastToConns10k(b *testing.B) { benchmarkBroadcastToConns(b, 10_000) }
+const orderData = `{"order":{"id":1,"total":"9.99"}}`
+
+func BenchmarkBroadcastToConns1k(b *testing.B) {
+	benchmarkBroadcastToConns(b, 1_000, encoding{}, orderData)
+}
+
+func BenchmarkBroadcastToConns10k(b *testing.B) {
+	benchmarkBroadcastToConns(b, 10_000, encoding{}, orderData)
+}
+
+func BenchmarkBroadcastToConns1kMsgpack(b *testing.B) {
+	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true}, orderData)
+}
+
+// The deflate benchmarks send a 2 KiB event, which is compressed.
+func BenchmarkBroadcastToConns1kDeflate(b *testing.B) {
+	benchmarkBroadcastToConns(b, 1_000, encoding{deflate: newDeflater(512)}, largeOrderData())
+}
+
+func BenchmarkBroadcastToConns1kMsgpackDeflate(b *testing.B) {
+	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true, deflate: newDeflater(512)}, largeOrderData())
+}
+
+func largeOrderData() string {
+	var s strings.Builder
+	s.WriteString(`{"order":{"id":1,"items":[`)
+	for i := range 30 {
+		if i > 0 {
+			s.WriteByte(',')
+		}
+		fmt.Fprintf(&s, `{"sku":"SKU-%04d","name":"Item number %d","qty":%d,"price":"%d.99"}`, i, i, i%3+1, i+5)
+	}
+	s.WriteString(`],"total":"123.45"}}`)
+	return s.String()
+}

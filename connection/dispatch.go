@@ -6,7 +6,14 @@ import (
 
 // Receive handles one message from the client. Transports call it for each
 // inbound text message; data is not retained after Receive returns.
-func (c *Conn) Receive(data []byte) {
+func (c *Conn) Receive(data []byte) { c.handle(data, protocol.Decode) }
+
+// ReceiveMsgpack handles one binary message from a client that negotiated
+// the MessagePack encoding; it is decoded to the same protocol.Message as
+// the JSON form and handled alike.
+func (c *Conn) ReceiveMsgpack(data []byte) { c.handle(data, protocol.DecodeMsgpack) }
+
+func (c *Conn) handle(data []byte, decode func([]byte) (protocol.Message, error)) {
 	c.Touch()
 	c.hub.opts.Metrics.MessageIn(c.app.ID)
 	c.receive.Lock()
@@ -18,7 +25,7 @@ func (c *Conn) Receive(data []byte) {
 		c.sendError(protocol.CodeClientEventRejected, "Message is larger than the app's max_message_size", "")
 		return
 	}
-	msg, err := protocol.Decode(data)
+	msg, err := decode(data)
 	if err != nil {
 		c.sendError(protocol.CodeReconnect, protocol.ErrInvalidMessage.Message, "")
 		return
@@ -48,8 +55,8 @@ func (c *Conn) Receive(data []byte) {
 	}
 }
 
-// ReceiveBinary handles a binary message, which the JSON protocol does not
-// use: the client gets an error and keeps its connection.
+// ReceiveBinary handles a binary message from a JSON client, which the JSON
+// protocol does not use: the client gets an error and keeps its connection.
 func (c *Conn) ReceiveBinary() {
 	c.Touch()
 	c.sendError(protocol.CodeReconnect, "Binary messages are not supported", "")

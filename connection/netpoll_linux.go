@@ -29,9 +29,6 @@ import (
 // goroutine. An idle connection is a socket, an epoll entry and a few
 // hundred bytes.
 
-// slotWebSocket is the Frame encoding slot for WebSocket wire forms.
-const slotWebSocket = 0
-
 // inboxPause is how many unprocessed messages a connection may have before
 // its socket stops being read, so a flood pushes back on the client (TCP
 // flow control) instead of growing memory.
@@ -193,6 +190,8 @@ type tcpTransport struct {
 
 	// frames is used by the poll loop only.
 	frames frameReader
+	// enc is how frames are written, as negotiated in the handshake.
+	enc encoding
 
 	// pending is what a write left unwritten when the socket was full; the
 	// active writer (there is one at a time) owns it.
@@ -326,8 +325,8 @@ func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
 	p.schedule(t)
 }
 
-// gather frames the next queued frames into b.buf: text frames for Pusher
-// messages, preset wire forms for control frames.
+// gather frames the next queued frames into b.buf in the connection's
+// encoding; control frames have preset wire forms.
 func (t *tcpTransport) gather(b *writeBatch) ([]byte, *Closing) {
 	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
 	if len(frames) == 0 {
@@ -336,11 +335,7 @@ func (t *tcpTransport) gather(b *writeBatch) ([]byte, *Closing) {
 	b.frames = frames
 	buf := b.buf[:0]
 	for _, f := range frames {
-		if wire := f.Wire(slotWebSocket); wire != nil {
-			buf = append(buf, wire...)
-		} else {
-			buf = appendTextFrame(buf, f.JSON)
-		}
+		buf = t.enc.appendFrame(buf, f)
 	}
 	clear(frames)
 	if cap(buf) <= 4*maxBatch {
@@ -466,10 +461,13 @@ func (q *inbox) process(t *tcpTransport) {
 		}
 		q.mu.Unlock()
 		for i, m := range batch {
-			if m.opcode == opBinary {
-				t.conn.ReceiveBinary()
-			} else {
+			switch {
+			case m.opcode != opBinary:
 				t.conn.Receive(m.payload)
+			case t.enc.msgpack:
+				t.conn.ReceiveMsgpack(m.payload)
+			default:
+				t.conn.ReceiveBinary()
 			}
 			batch[i] = inboundMessage{}
 		}

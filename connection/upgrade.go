@@ -44,9 +44,10 @@ func headerHasToken(h http.Header, name, token string) bool {
 }
 
 // hijackUpgrade takes the connection over from net/http and completes the
-// handshake. It returns the connection and any bytes the client already
+// handshake, answering with the subprotocol and extensions when they are
+// not empty. It returns the connection and any bytes the client already
 // sent after its request.
-func hijackUpgrade(w http.ResponseWriter, accept string) (net.Conn, []byte, error) {
+func hijackUpgrade(w http.ResponseWriter, accept, subprotocol, extensions string) (net.Conn, []byte, error) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("connection cannot be taken over")
@@ -55,11 +56,27 @@ func hijackUpgrade(w http.ResponseWriter, accept string) (net.Conn, []byte, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := conn.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n")); err != nil {
+	if _, err := conn.Write(switchingProtocols(accept, subprotocol, extensions)); err != nil {
 		_ = conn.Close()
 		return nil, nil, err
 	}
 	return conn, buffered(brw.Reader), nil
+}
+
+// switchingProtocols is the 101 response that completes a handshake.
+func switchingProtocols(accept, subprotocol, extensions string) []byte {
+	b := make([]byte, 0, 160+len(subprotocol)+len(extensions))
+	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = append(b, accept...)
+	if subprotocol != "" {
+		b = append(b, "\r\nSec-WebSocket-Protocol: "...)
+		b = append(b, subprotocol...)
+	}
+	if extensions != "" {
+		b = append(b, "\r\nSec-WebSocket-Extensions: "...)
+		b = append(b, extensions...)
+	}
+	return append(b, "\r\n\r\n"...)
 }
 
 func buffered(br *bufio.Reader) []byte {

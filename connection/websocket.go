@@ -29,13 +29,27 @@ type WebSocketOptions struct {
 	// GoroutinePerConnection serves every connection with gws's read loop
 	// goroutine, as TLS connections always are, instead of the poll loops.
 	GoroutinePerConnection bool
+	// Deflate negotiates permessage-deflate (RFC 7692) with clients that
+	// offer it, as browsers do, without context takeover: each message is
+	// compressed on its own, once per broadcast.
+	Deflate bool
+	// DeflateThreshold is the payload size in bytes below which frames
+	// are sent uncompressed; 0 compresses every frame.
+	DeflateThreshold int
 }
 
 // WebSocket serves /app/{key}: it checks the handshake as Pusher does,
 // upgrades with gws and runs the connection over it.
 type WebSocket struct {
-	hub      *Hub
-	upgrader *gws.Upgrader
+	hub *Hub
+	// upgraders are gws's, for JSON and for MessagePack (which answers the
+	// subprotocol); gws refuses a handshake that offers none of an
+	// upgrader's subprotocols, so one upgrader cannot serve both.
+	upgrader        *gws.Upgrader
+	msgpackUpgrader *gws.Upgrader
+	// deflater compresses frames for connections that negotiated
+	// permessage-deflate; nil when it is off.
+	deflater *deflater
 	writers  *writerPool
 	// poller serves plain-TCP connections without a goroutine each; nil
 	// where it is not available, and for TLS connections, which gws serves.
@@ -65,15 +79,37 @@ func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
 	if !o.GoroutinePerConnection {
 		w.poller = newPollerIfSupported(runtime.GOMAXPROCS(0), h.opts.WriteTimeout, h.opts.Logger)
 	}
-	w.upgrader = gws.NewUpgrader(wsEvents{}, &gws.ServerOption{
+	if o.Deflate {
+		w.deflater = newDeflater(o.DeflateThreshold)
+	}
+	w.upgrader = gws.NewUpgrader(wsEvents{}, w.gwsOptions(o, nil))
+	w.msgpackUpgrader = gws.NewUpgrader(wsEvents{}, w.gwsOptions(o, []string{SubprotocolMsgpack}))
+	return w
+}
+
+// gwsOptions configure gws for the connections it serves. gws decompresses
+// inbound messages itself; outbound frames are compressed by the deflater,
+// since they are written by the writer pool. Its handshake agrees to
+// permessage-deflate whenever the request names it, so ServeHTTP leaves
+// the extension header in the request only when acceptsDeflate agrees.
+func (w *WebSocket) gwsOptions(o WebSocketOptions, subprotocols []string) *gws.ServerOption {
+	return &gws.ServerOption{
 		ReadMaxPayloadSize: o.MaxMessageSize,
 		ReadBufferSize:     o.ReadBufferSize,
 		CheckUtf8Enabled:   true,
 		HandshakeTimeout:   5 * time.Second,
 		NewSession:         func() gws.SessionStorage { return new(wsSession) },
-		Logger:             gwsLogger{h},
-	})
-	return w
+		Logger:             gwsLogger{w.hub},
+		SubProtocols:       subprotocols,
+		PermessageDeflate: gws.PermessageDeflate{
+			Enabled:               o.Deflate,
+			Level:                 deflateLevel,
+			Threshold:             max(o.DeflateThreshold, 1),
+			PoolSize:              4, // for the few frames gws writes itself
+			ServerContextTakeover: false,
+			ClientContextTakeover: false,
+		},
+	}
 }
 
 // ServeHTTP upgrades the request. The app key is the last path element, so
@@ -86,17 +122,27 @@ func (w *WebSocket) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.servePolled(rw, r, app, failure)
 		return
 	}
-	socket, err := w.upgrader.Upgrade(rw, r)
+	enc, subprotocol := negotiateEncoding(r, w.deflater)
+	if enc.deflate != nil {
+		r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate")
+	} else {
+		r.Header.Del("Sec-WebSocket-Extensions")
+	}
+	upgrader := w.upgrader
+	if subprotocol != "" {
+		upgrader = w.msgpackUpgrader
+	}
+	socket, err := upgrader.Upgrade(rw, r)
 	if err != nil {
 		return // gws has answered with 400
 	}
-	t := &wsTransport{socket: socket, net: socket.NetConn(), raw: rawConn(socket.NetConn()), writers: w.writers}
+	t := &wsTransport{socket: socket, net: socket.NetConn(), raw: rawConn(socket.NetConn()), writers: w.writers, enc: enc}
 	if failure == nil {
 		t.conn, failure = w.hub.Admit(app, t)
 	}
 	if failure != nil {
 		_ = t.net.SetWriteDeadline(time.Now().Add(time.Second))
-		_ = socket.WriteString(string(protocol.ErrorFrame(failure.Code, failure.Message, "").JSON))
+		_, _ = t.net.Write(enc.appendFrame(nil, protocol.ErrorFrame(failure.Code, failure.Message, "")))
 		_ = socket.WriteClose(uint16(failure.Code), []byte(failure.Message))
 		return
 	}
@@ -145,6 +191,7 @@ type wsTransport struct {
 	raw     syscall.RawConn
 	conn    *Conn
 	writers *writerPool
+	enc     encoding
 }
 
 func (t *wsTransport) Name() string { return "ws" }
@@ -156,20 +203,6 @@ func (t *wsTransport) finishes() {}
 func (t *wsTransport) Wake() { t.writers.schedule(t) }
 
 func (t *wsTransport) Abort() { _ = t.net.Close() }
-
-// appendTextFrame appends an unmasked, final WebSocket text frame.
-func appendTextFrame(dst, payload []byte) []byte {
-	n := len(payload)
-	switch {
-	case n < 126:
-		dst = append(dst, 0x81, byte(n))
-	case n < 1<<16:
-		dst = append(dst, 0x81, 126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0x81, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, payload...)
-}
 
 // wsSession is the per-socket storage gws keeps; it holds only the
 // transport, instead of gws's default map.
@@ -213,11 +246,14 @@ func (wsEvents) OnMessage(socket *gws.Conn, message *gws.Message) {
 	if t == nil {
 		return
 	}
-	if message.Opcode == gws.OpcodeBinary {
+	switch {
+	case message.Opcode != gws.OpcodeBinary:
+		t.conn.Receive(message.Bytes())
+	case t.enc.msgpack:
+		t.conn.ReceiveMsgpack(message.Bytes())
+	default:
 		t.conn.ReceiveBinary()
-		return
 	}
-	t.conn.Receive(message.Bytes())
 }
 
 // gwsLogger sends gws's own errors to the hub's logger.

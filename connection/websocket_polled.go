@@ -19,12 +19,17 @@ func (w *WebSocket) servePolled(rw http.ResponseWriter, r *http.Request, app *ap
 		http.Error(rw, "Bad Request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	nc, early, err := hijackUpgrade(rw, accept)
+	enc, subprotocol := negotiateEncoding(r, w.deflater)
+	var extensions string
+	if enc.deflate != nil {
+		extensions = deflateResponse
+	}
+	nc, early, err := hijackUpgrade(rw, accept, subprotocol, extensions)
 	if err != nil {
 		return
 	}
 	if failure != nil {
-		refuse(nc, failure)
+		refuse(nc, failure, enc)
 		return
 	}
 	fd, err := detachFD(nc)
@@ -32,11 +37,11 @@ func (w *WebSocket) servePolled(rw http.ResponseWriter, r *http.Request, app *ap
 		_ = nc.Close()
 		return
 	}
-	t := &tcpTransport{fd: fd, writers: w.writers, frames: frameReader{maxMessage: w.maxMessageSize}}
+	t := &tcpTransport{fd: fd, writers: w.writers, enc: enc, frames: frameReader{maxMessage: w.maxMessageSize, deflate: enc.deflate != nil}}
 	c, failure := w.hub.Admit(app, t)
 	if failure != nil {
 		t.conn = &Conn{hub: w.hub, transport: t}
-		_, _ = t.write(refusal(failure))
+		_, _ = t.write(refusal(failure, enc))
 		t.shutdown()
 		return
 	}
@@ -57,10 +62,10 @@ func (w *WebSocket) servePolled(rw http.ResponseWriter, r *http.Request, app *ap
 	}
 }
 
-// refusal is the pusher:error frame and close frame that refuse a
-// connection.
-func refusal(failure *protocol.Error) []byte {
-	b := appendTextFrame(nil, protocol.ErrorFrame(failure.Code, failure.Message, "").JSON)
+// refusal is the pusher:error frame, in the connection's encoding, and the
+// close frame that refuse a connection.
+func refusal(failure *protocol.Error, enc encoding) []byte {
+	b := enc.appendFrame(nil, protocol.ErrorFrame(failure.Code, failure.Message, ""))
 	return appendControlFrame(b, opClose, closePayload(uint16(failure.Code), failure.Message))
 }
 
@@ -69,8 +74,8 @@ func refuse(nc interface {
 	Write([]byte) (int, error)
 	SetWriteDeadline(time.Time) error
 	Close() error
-}, failure *protocol.Error) {
+}, failure *protocol.Error, enc encoding) {
 	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = nc.Write(refusal(failure))
+	_, _ = nc.Write(refusal(failure, enc))
 	_ = nc.Close()
 }

@@ -144,7 +144,7 @@ func (t *wsTransport) gather(b *writeBatch) ([]byte, *Closing) {
 	b.frames = frames
 	buf := b.buf[:0]
 	for _, f := range frames {
-		buf = appendTextFrame(buf, f.JSON)
+		buf = t.enc.appendFrame(buf, f)
 	}
 	clear(frames)
 	if cap(buf) <= 4*maxBatch { // one huge frame is not kept around

@@ -34,6 +34,7 @@ func (e *frameError) Error() string { return e.reason }
 var (
 	errUnmasked        = &frameError{closeProtocolError, "client frames must be masked"}
 	errReservedBits    = &frameError{closeProtocolError, "reserved bits set without an extension"}
+	errCompressedFrame = &frameError{closeProtocolError, "only the first frame of a data message may be compressed"}
 	errBadOpcode       = &frameError{closeProtocolError, "unknown opcode"}
 	errControlFrame    = &frameError{closeProtocolError, "control frames must be final and at most 125 bytes"}
 	errContinuation    = &frameError{closeProtocolError, "continuation without a message, or a message inside a message"}
@@ -53,12 +54,17 @@ type frameSink interface {
 // a socket, in whatever pieces they arrive: it keeps an incomplete frame
 // and the fragments of an unfinished message between calls. It validates
 // what RFC 6455 requires of a client (masking, reserved bits, control frame
-// rules, fragmentation order, UTF-8 text) and the size limit.
+// rules, fragmentation order, UTF-8 text) and the size limit. With
+// permessage-deflate negotiated, RSV1 on a message's first frame marks it
+// compressed (RFC 7692); it is inflated, within the size limit, before it
+// is delivered.
 type frameReader struct {
-	maxMessage int
-	partial    []byte // the start of a frame that has not fully arrived
-	fragments  []byte // payload of an unfinished fragmented message
-	fragOp     byte   // its opcode, 0 when none is in progress
+	maxMessage   int
+	deflate      bool   // permessage-deflate was negotiated
+	partial      []byte // the start of a frame that has not fully arrived
+	fragments    []byte // payload of an unfinished fragmented message
+	fragOp       byte   // its opcode, 0 when none is in progress
+	fragDeflated bool   // the unfinished message is compressed
 }
 
 // feed consumes data and hands every complete message and control frame to
@@ -100,8 +106,12 @@ func (r *frameReader) next(data []byte, sink frameSink) (int, error) {
 	}
 	b0, b1 := data[0], data[1]
 	fin, opcode := b0&0x80 != 0, b0&0x0f
-	if b0&0x70 != 0 {
+	compressed := b0&rsv1 != 0 && r.deflate
+	if b0&0x70 != 0 && (b0&0x70 != rsv1 || !r.deflate) {
 		return 0, errReservedBits
+	}
+	if compressed && (opcode == opContinuation || opcode >= opClose) {
+		return 0, errCompressedFrame
 	}
 	if b1&0x80 == 0 {
 		return 0, errUnmasked
@@ -152,16 +162,16 @@ func (r *frameReader) next(data []byte, sink frameSink) (int, error) {
 		}
 		r.fragments = append(r.fragments, payload...)
 		if fin {
-			return total, r.deliver(r.fragOp, r.fragments, sink)
+			return total, r.deliver(r.fragOp, r.fragments, r.fragDeflated, sink)
 		}
 	case opcode == opText || opcode == opBinary:
 		if r.fragOp != 0 {
 			return 0, errContinuation
 		}
 		if fin {
-			return total, r.deliver(opcode, payload, sink)
+			return total, r.deliver(opcode, payload, compressed, sink)
 		}
-		r.fragOp = opcode
+		r.fragOp, r.fragDeflated = opcode, compressed
 		r.fragments = append(r.fragments[:0], payload...)
 	default:
 		return 0, errBadOpcode
@@ -169,18 +179,31 @@ func (r *frameReader) next(data []byte, sink frameSink) (int, error) {
 	return total, nil
 }
 
-func (r *frameReader) deliver(opcode byte, payload []byte, sink frameSink) error {
-	if opcode == opText && !utf8.Valid(payload) {
-		return errInvalidUTF8
+func (r *frameReader) deliver(opcode byte, payload []byte, compressed bool, sink frameSink) error {
+	var err error
+	if compressed {
+		err = inflate(payload, r.maxMessage, func(message []byte) error { return deliverMessage(opcode, message, sink) })
+	} else {
+		err = deliverMessage(opcode, payload, sink)
 	}
-	sink.message(opcode, payload)
+	if err != nil {
+		return err
+	}
 	if r.fragOp != 0 {
-		r.fragOp = 0
+		r.fragOp, r.fragDeflated = 0, false
 		r.fragments = r.fragments[:0]
 		if cap(r.fragments) > 4096 {
 			r.fragments = nil
 		}
 	}
+	return nil
+}
+
+func deliverMessage(opcode byte, payload []byte, sink frameSink) error {
+	if opcode == opText && !utf8.Valid(payload) {
+		return errInvalidUTF8
+	}
+	sink.message(opcode, payload)
 	return nil
 }
 
