@@ -33,6 +33,9 @@ type Config struct {
 	// Redis, when configured, makes this node one of many that behave as one.
 	Redis Redis `yaml:"redis"`
 
+	// Compression configures permessage-deflate on WebSockets.
+	Compression Compression `yaml:"compression"`
+
 	// DevApp is set when no app was configured and the development app
 	// was added.
 	DevApp bool `yaml:"-"`
@@ -47,6 +50,17 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// Compression configures permessage-deflate (RFC 7692), which browsers
+// offer on every WebSocket. Each message is compressed on its own, once
+// per broadcast, so it costs no memory per connection.
+type Compression struct {
+	// Deflate negotiates permessage-deflate with clients that offer it.
+	Deflate bool `yaml:"deflate"`
+	// Threshold is the payload size in bytes below which frames are sent
+	// uncompressed; 0 compresses every frame.
+	Threshold int `yaml:"threshold"`
 }
 
 // Redis configures scaling over Redis. With neither URL nor Cluster set the
@@ -132,6 +146,9 @@ const (
 	DefaultMaxRequestSize = 1 << 20
 	DefaultRedisPrefix    = "quaver"
 	DefaultNodeTimeout    = 10
+	// DefaultDeflateThreshold leaves short frames, where compression
+	// saves little, uncompressed.
+	DefaultDeflateThreshold = 512
 )
 
 // The development app served when nothing is configured. Its credentials
@@ -146,6 +163,7 @@ const (
 func Default() Config {
 	return Config{
 		Host: DefaultHost, Port: DefaultPort, MaxRequestSize: DefaultMaxRequestSize,
-		Redis: Redis{Prefix: DefaultRedisPrefix, NodeTimeout: DefaultNodeTimeout},
+		Redis:       Redis{Prefix: DefaultRedisPrefix, NodeTimeout: DefaultNodeTimeout},
+		Compression: Compression{Deflate: true, Threshold: DefaultDeflateThreshold},
 	}
 }

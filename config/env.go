@@ -85,6 +85,9 @@ func applyEnv(cfg *Config, env map[string]string) error {
 	s.integer(&cfg.Public.Port, "QUAVER_PUBLIC_PORT", "REVERB_PORT")
 	s.str(&cfg.Public.Scheme, "QUAVER_PUBLIC_SCHEME", "REVERB_SCHEME")
 
+	s.boolean(&cfg.Compression.Deflate, "QUAVER_COMPRESSION_DEFLATE")
+	s.integer(&cfg.Compression.Threshold, "QUAVER_COMPRESSION_THRESHOLD")
+
 	applyRedisEnv(s, &cfg.Redis)
 
 	// The app limits of the environment describe the single app that the

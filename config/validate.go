@@ -48,6 +48,9 @@ func (cfg *Config) Validate() error {
 	if cfg.PongTimeout < 0 {
 		add("pong_timeout: %d must not be negative", cfg.PongTimeout)
 	}
+	if cfg.Compression.Threshold < 0 {
+		add("compression.threshold: %d must not be negative", cfg.Compression.Threshold)
+	}
 	if cfg.Redis.URL != "" && len(cfg.Redis.Cluster) > 0 {
 		add("redis: give url or cluster, not both")
 	}

@@ -88,7 +88,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		a.Defaults()
 		maxMessage = max(maxMessage, a.MaxMessageSize)
 	}
-	s.ws = connection.NewWebSocket(s.hub, connection.WebSocketOptions{MaxMessageSize: maxMessage})
+	s.ws = connection.NewWebSocket(s.hub, connection.WebSocketOptions{
+		MaxMessageSize:   maxMessage,
+		Deflate:          cfg.Compression.Deflate,
+		DeflateThreshold: cfg.Compression.Threshold,
+	})
 	apiOptions := httpapi.Options{
 		Apps:           store,
 		Publisher:      s.publisher,
