@@ -55,8 +55,8 @@ type Options struct {
 	// goroutine; otherwise events queue for Next. It must not block long.
 	OnEvent func(Event)
 	// OnFrame, when set, receives every message after the handshake as the
-	// raw frame text, undecoded, on the reader goroutine; the slice is only
-	// valid during the call. It is for load tools, which cannot afford to
+	// raw frame payload (JSON text, or MessagePack), undecoded, on the
+	// reader goroutine; the slice is only valid during the call. It is for load tools, which cannot afford to
 	// decode every delivery. OnEvent and Next see nothing then.
 	OnFrame func(raw []byte)
 	// Queue bounds the events waiting for Next; when full the reader waits,
@@ -66,6 +66,12 @@ type Options struct {
 	HandshakeTimeout time.Duration
 	// Compression negotiates permessage-deflate.
 	Compression bool
+	// MessagePack asks for Quaver's MessagePack encoding of the Pusher
+	// messages (the pusher.msgpack subprotocol; see the README, "Compact
+	// framing"). Events arrive decoded the same either way, and Send
+	// encodes in MessagePack once the server has agreed. A server that
+	// does not know the subprotocol fails the dial.
+	MessagePack bool
 	// TLSConfig is used for wss:// URLs (e.g. to trust a private CA); nil
 	// means the system roots.
 	TLSConfig *tls.Config
@@ -73,8 +79,10 @@ type Options struct {
 
 // Client is one connection.
 type Client struct {
-	opts     Options
-	socket   *gws.Conn
+	opts   Options
+	socket *gws.Conn
+	// msgpack is set when the server agreed to the MessagePack encoding.
+	msgpack  bool
 	SocketID string
 	// ActivityTimeout is what the server advertised.
 	ActivityTimeout time.Duration
@@ -110,9 +118,16 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	if o.OnEvent == nil && o.OnFrame == nil {
 		c.events = make(chan Event, o.Queue)
 	}
+	header := o.Header.Clone()
+	if o.MessagePack {
+		if header == nil {
+			header = http.Header{}
+		}
+		header.Set("Sec-WebSocket-Protocol", SubprotocolMsgpack)
+	}
 	socket, resp, err := gws.NewClient(handler{c}, &gws.ClientOption{
 		Addr:               addr,
-		RequestHeader:      o.Header,
+		RequestHeader:      header,
 		HandshakeTimeout:   o.HandshakeTimeout,
 		PermessageDeflate:  gws.PermessageDeflate{Enabled: o.Compression},
 		ReadMaxPayloadSize: 64 << 20,
@@ -125,6 +140,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
 	c.socket = socket
+	c.msgpack = socket.SubProtocol() == SubprotocolMsgpack
 	go socket.ReadLoop()
 	timer := time.NewTimer(o.HandshakeTimeout)
 	defer timer.Stop()
@@ -144,9 +160,21 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 	}
 }
 
+// SubprotocolMsgpack is the WebSocket subprotocol of the MessagePack
+// encoding.
+const SubprotocolMsgpack = "pusher.msgpack"
+
 // Send sends one message. data is marshalled to JSON unless it is a
-// json.RawMessage.
+// json.RawMessage; in the MessagePack encoding a string is sent as a str
+// and anything else as its JSON text in a bin.
 func (c *Client) Send(event, channel string, data any) error {
+	if c.msgpack {
+		b, err := encodeMsgpack(event, channel, data)
+		if err != nil {
+			return err
+		}
+		return c.SendBinary(b)
+	}
 	msg := map[string]any{"event": event}
 	if channel != "" {
 		msg["channel"] = channel
@@ -172,7 +200,18 @@ func (c *Client) SendRaw(b []byte) error {
 }
 
 // SendBinary sends one binary message.
-func (c *Client) SendBinary(b []byte) error { return c.socket.WriteMessage(gws.OpcodeBinary, b) }
+func (c *Client) SendBinary(b []byte) error {
+	select {
+	case <-c.closed:
+		return ErrClosed
+	default:
+	}
+	return c.socket.WriteMessage(gws.OpcodeBinary, b)
+}
+
+// MessagePack reports whether the connection uses the MessagePack
+// encoding.
+func (c *Client) MessagePack() bool { return c.msgpack }
 
 // Next returns the next event, waiting until one arrives, the connection
 // ends or ctx ends. It is only for clients without OnEvent.
@@ -298,6 +337,13 @@ func (h handler) OnMessage(_ *gws.Conn, m *gws.Message) {
 		return
 	}
 	now := time.Now()
+	if m.Opcode == gws.OpcodeBinary {
+		if e, err := decodeMsgpack(m.Bytes()); err == nil {
+			e.Received = now
+			h.c.deliver(e)
+		}
+		return
+	}
 	var raw struct {
 		Event   string          `json:"event"`
 		Channel string          `json:"channel"`
