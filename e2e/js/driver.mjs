@@ -18,7 +18,7 @@
 // Commands (fields besides id and cmd):
 //   create {name, lib: pusher-js|echo, broadcaster: reverb|pusher, key, host,
 //           port, options, sdk, channelData, userData, deny, denyUser,
-//           badSignature, privateWithData, origin, query}
+//           badSignature, privateWithData, origin, query, webSocket}
 //   createSdk {name, appId, key, secret, host, port, useTLS,
 //              encryptionMasterKeyBase64}
 //   state, connect, disconnect, signin {client}
@@ -38,7 +38,8 @@
 //   errors included)
 // Reports: ready, reply, state, message, event (bind_global), bound (bind,
 // with metadata), listen, whisper, subscribed, here, joining, leaving,
-// echo_error, error, user_event, user_bound, signin_error, auth, uncaught.
+// echo_error, error, user_event, user_bound, signin_error, auth, uncaught,
+// websocket (a standard WebSocket opened: its extensions and protocol).
 
 import http from 'node:http';
 import readline from 'node:readline';
@@ -94,8 +95,15 @@ process.on('unhandledRejection', (err) => {
 // "origin" or "query" gets a wsPath marker that this wrapper strips from the
 // URL before connecting, adding the Origin header (as a browser on that page
 // would) and replacing query parameters.
+//
+// pusher-js's Node build connects with faye-websocket, which offers no
+// extension. A client created with webSocket: "standard" connects with the
+// WHATWG WebSocket that Node ships instead (undici; Node 22, or Node 20
+// with --experimental-websocket): the API pusher-js uses in browsers, and
+// like Chromium it offers permessage-deflate. Its open is reported with
+// the negotiated extensions.
 
-const overrides = new Map(); // marker → {origin, query}
+const overrides = new Map(); // marker → {origin, query, webSocket, name}
 const markerPattern = /\/__driver\/([A-Za-z0-9_-]+)(?=\/app\/)/;
 const runtime = Pusher.Runtime;
 const FayeClient = runtime.getWebSocketAPI();
@@ -107,6 +115,16 @@ runtime.createWebSocket = (url) => {
   for (const [k, v] of Object.entries(o.query || {})) {
     if (v === null) u.searchParams.delete(k);
     else u.searchParams.set(k, String(v));
+  }
+  if (o.webSocket === 'standard') {
+    if (typeof WebSocket === 'undefined') {
+      throw new Error('no standard WebSocket: run Node 22, or Node 20 with --experimental-websocket');
+    }
+    const ws = new WebSocket(u.toString());
+    ws.addEventListener('open', () => {
+      emit({ type: 'websocket', client: o.name, extensions: ws.extensions, protocol: ws.protocol });
+    });
+    return ws;
   }
   const headers = {};
   if (o.origin) headers.Origin = o.origin;
@@ -220,9 +238,9 @@ function pusherOptions(cmd, name) {
     forceTLS: false,
     enabledTransports: ['ws', 'wss'],
   };
-  if (cmd.origin || cmd.query) {
+  if (cmd.origin || cmd.query || cmd.webSocket) {
     const marker = name.replace(/[^A-Za-z0-9_-]/g, '_') + '_' + overrides.size;
-    overrides.set(marker, { origin: cmd.origin, query: cmd.query });
+    overrides.set(marker, { origin: cmd.origin, query: cmd.query, webSocket: cmd.webSocket, name });
     base.wsPath = `/__driver/${marker}`;
   }
   return base;
