@@ -36,6 +36,9 @@ fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzUnmarshalFrame$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzAppendQuoted$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzVerifyAuth$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDecodeMsgpack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReaderDeflate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./channels -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)
 
 bench:
