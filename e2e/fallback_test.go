@@ -208,15 +208,25 @@ func TestFallbackHTTPPath(t *testing.T) {
 	}
 }
 
-// Two nodes behind the real HAProxy with deploy/haproxy.cfg, HTTP clients
-// only: every request of a session reaches the node that holds it, events
-// triggered on either node reach every client, presence spans the nodes,
-// and when a node dies its clients' next requests land on the other node,
-// which does not know their sessions and makes them reconnect there.
-func TestFallbackBehindHAProxy(t *testing.T) {
+// Two nodes behind the real HAProxy (and nginx) with the shipped
+// configuration, HTTP clients only: every request of a session reaches the
+// node that holds it, events triggered on either node reach every client,
+// presence spans the nodes, and when a node dies its clients' next
+// requests land on the other node, which does not know their sessions and
+// makes them reconnect there.
+func TestFallbackBehindLoadBalancer(t *testing.T) {
 	t.Parallel()
+	for _, lb := range []string{"haproxy", "nginx"} {
+		t.Run(lb, func(t *testing.T) {
+			t.Parallel()
+			testFallbackBehind(t, lb)
+		})
+	}
+}
+
+func testFallbackBehind(t *testing.T, lb string) {
 	c := startCluster(t, 2, redisURLArgs(redistest.Start(t)))
-	port := startBalancer(t, "haproxy", c.nodes)
+	port := startBalancer(t, lb, c.nodes)
 	const ch = "presence-lobby"
 	onNode := func(i int) int {
 		got := transportConnections(t, c.nodes[i].URL)
