@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,8 +16,10 @@ import (
 
 	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/config"
+	"github.com/quaver-dev/quaver/internal/browser"
 	"github.com/quaver-dev/quaver/internal/jsdriver"
 	"github.com/quaver-dev/quaver/internal/testcert"
+	"github.com/quaver-dev/quaver/internal/testenv"
 	"github.com/quaver-dev/quaver/internal/testserver"
 	"github.com/quaver-dev/quaver/protocol"
 )
@@ -347,5 +352,94 @@ func TestDeflateGoClient(t *testing.T) {
 				t.Fatalf("peer received %.80s", e.Data)
 			}
 		})
+	}
+}
+
+// deflatePage connects pusher-js's browser build to the server and keeps
+// what it receives, and each WebSocket's negotiated extensions, for the
+// test to read.
+const deflatePage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Quaver: permessage-deflate</title>
+<script src="/pusher.js"></script></head><body>
+<script>
+  const cfg = %s;
+  window.sockets = [];
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.sockets.push(this);
+    }
+  };
+  window.got = {};
+  window.subscribed = false;
+  const pusher = new Pusher(cfg.key, { cluster: 'mt1', wsHost: cfg.host, wsPort: cfg.port, forceTLS: false, enabledTransports: ['ws'] });
+  const channel = pusher.subscribe('news');
+  channel.bind('pusher:subscription_succeeded', () => { window.subscribed = true; });
+  channel.bind_global((event, data) => { window.got[event] = data; });
+</script></body></html>`
+
+// TestDeflateChromium: pusher-js in headless Chromium, through a proxy
+// that records the wire. Chromium offers permessage-deflate, the server
+// agrees, Chromium's compressed messages are understood, and the page
+// receives events on both sides of the threshold intact, the larger one
+// compressed.
+func TestDeflateChromium(t *testing.T) {
+	t.Parallel()
+	srv := testserver.Start(t)
+	proxy := startWireProxy(t, net.JoinHostPort(srv.Host, strconv.Itoa(srv.Port)))
+	ts := &transportServer{srv: srv, api: &client.API{BaseURL: srv.URL, AppID: testserver.AppID, Key: testserver.AppKey, Secret: testserver.AppSecret}}
+	script := filepath.Join(testenv.RepoRoot(t), "e2e", "js", "node_modules", "pusher-js", "dist", "web", "pusher.min.js")
+	cfg := fmt.Sprintf(`{"key": %q, "host": "127.0.0.1", "port": %d}`, testserver.AppKey, proxy.port)
+	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pusher.js" {
+			w.Header().Set("Content-Type", "text/javascript")
+			http.ServeFile(w, r, script)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = fmt.Fprintf(w, deflatePage, cfg)
+	}))
+	t.Cleanup(page.Close)
+
+	p := browser.Start(t).Open(page.URL)
+	p.WaitUntil("pusher-js is subscribed", `window.subscribed === true`, 0)
+	var extensions string
+	p.Eval(`window.sockets[0].extensions`, &extensions)
+	if extensions != deflateAgreed {
+		t.Fatalf("Chromium negotiated %q, want %q", extensions, deflateAgreed)
+	}
+	ts.publish(t, "news", "below", belowThreshold)
+	ts.publish(t, "news", "above", aboveThreshold)
+	p.WaitUntil("both events arrived", `window.got.below !== undefined && window.got.above !== undefined`, 0)
+	for event, data := range map[string]string{"below": belowThreshold, "above": aboveThreshold} {
+		var got, want any
+		p.Eval(`window.got.`+event, &got)
+		_ = json.Unmarshal([]byte(data), &want)
+		if !jsonEqual(got, want) {
+			t.Fatalf("the page received %s as %v", event, got)
+		}
+	}
+
+	conns := proxy.connections(t)
+	if len(conns) != 1 {
+		t.Fatalf("%d connections through the proxy, want 1", len(conns))
+	}
+	c := conns[0]
+	if got := headerValue(c.response, "Sec-WebSocket-Extensions"); got != deflateAgreed {
+		t.Fatalf("Chromium offered %q and was answered %q", headerValue(c.request, "Sec-WebSocket-Extensions"), got)
+	}
+	compressedUp := 0
+	for _, f := range c.up {
+		if f.rsv1 {
+			compressedUp++
+		}
+	}
+	if compressedUp == 0 {
+		t.Fatalf("Chromium sent %d frames, none compressed", len(c.up))
+	}
+	below, above := frameFor(t, c.down, "below"), frameFor(t, c.down, "above")
+	if below.rsv1 || !above.rsv1 || string(above.payload) != wantFrame("news", "above", aboveThreshold) {
+		t.Fatalf("below compressed %v, above compressed %v (%d bytes on the wire for %d)", below.rsv1, above.rsv1, above.wire, len(above.payload))
 	}
 }
