@@ -170,9 +170,9 @@ func TestTokenCorpus(t *testing.T) {
 
 // BenchmarkBytesPerToken reports the bytes on the wire per token of the
 // corpus (WebSocket headers included, all events counted, divided by the
-// token events) for each encoding, the saving against JSON with one token
-// per frame, and the cost of encoding each event once, as a broadcast does
-// per frame and encoding. The corpus is sent as published (one token per
+// token events) for each encoding, the saving against JSON with as many
+// tokens per frame, and the cost of encoding each event once, as a
+// broadcast does per frame and encoding. The corpus is sent as published (one token per
 // frame) and coalesced to 4 and 16 tokens per frame, as a client that
 // falls behind receives it.
 // "context-takeover-reference" is deflate with one compression window
@@ -183,9 +183,9 @@ func TestTokenCorpus(t *testing.T) {
 //	go test -run '^$' -bench BytesPerToken ./connection/
 func BenchmarkBytesPerToken(b *testing.B) {
 	corpus, tokens := tokenCorpus(b)
-	baseline := corpusWireBytes(corpusFrames(corpus), encoding{})
 	for _, perFrame := range []int{1, 4, 16} {
 		events := coalesce(corpus, perFrame)
+		baseline := corpusWireBytes(corpusFrames(events), encoding{})
 		for _, c := range compactEncodings {
 			b.Run(fmt.Sprintf("tokens-per-frame=%d/%s", perFrame, c.name), func(b *testing.B) {
 				total := 0
