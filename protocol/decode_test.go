@@ -67,7 +67,7 @@ func TestDecodeData(t *testing.T) {
 		{"object with channel_data", `{"auth":"k:s","channel_data":"{\"user_id\":\"u1\"}","channel":"presence-r"}`, protocol.SubscribeData{Channel: "presence-r", Auth: "k:s", ChannelData: str(`{"user_id":"u1"}`)}, false},
 		{"string holding an object", `"{\"auth\":\"\",\"channel\":\"my-channel\"}"`, protocol.SubscribeData{Channel: "my-channel"}, false},
 		{"string with spaces", ` "{\"channel\":\"a\"}" `, protocol.SubscribeData{Channel: "a"}, false},
-		{"resume", `{"channel":"private-ai","resume":{"stream":"s","seq":5}}`, protocol.SubscribeData{Channel: "private-ai", Resume: &protocol.Resume{Stream: "s", Seq: 5}}, false},
+		{"resume", `{"channel":"private-ai","resume":{"stream":"s","seq":5}}`, protocol.SubscribeData{Channel: "private-ai", Resume: &protocol.Resume{Stream: json.RawMessage(`"s"`), Seq: 5}}, false},
 		{"empty object", `{}`, protocol.SubscribeData{}, false},
 		{"missing", ``, protocol.SubscribeData{}, true},
 		{"null", `null`, protocol.SubscribeData{}, true},
