@@ -4,7 +4,9 @@
 // outbox every frame goes through, heartbeats, and one idempotent close
 // that cleans up everything the connection touched.
 //
-// A Transport carries frames; websocket.go adapts gws. The Hub owns the
+// A Transport carries frames; websocket.go adapts gws, and
+// httpfallback.go serves pusher-js's HTTP fallback (xhr_streaming,
+// xhr_polling), each session one more Transport. The Hub owns the
 // connections of this node.
 //
 // It imports apps, channels, presence, broadcast, protocol and gws (in
