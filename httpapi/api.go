@@ -61,10 +61,10 @@ func New(o Options) *API {
 		r.Get("/channels", a.listChannels)
 		r.Get("/channels/{channel}", a.showChannel)
 		r.Get("/channels/{channel}/users", a.listUsers)
+		r.Get("/channels/{channel}/history", a.channelHistory)
 		r.Get("/connections", a.connections)
 		r.Post("/users/{userID}/terminate_connections", a.terminate)
 	})
-		r.Get("/channels/{channel}/history", a.channelHistory)
 	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, &apiError{http.StatusNotFound, "Not found"})
 	})
