@@ -19,8 +19,10 @@ type Envelope struct {
 // other node in publish order. Nothing is stored: a node that is not
 // subscribed when an envelope passes never sees it.
 type Broker interface {
-	// Publish sends env to the other interested nodes. It may block on I/O
-	// until ctx ends.
+	// Publish sends env to the other interested nodes. It does not wait for
+	// the network: envelopes are sent in the background, in call order, and
+	// a failure there is counted and logged by the broker. The error is for
+	// an envelope that cannot be sent at all.
 	Publish(ctx context.Context, env Envelope) error
 	// Subscribe and Unsubscribe declare which channels this node has local
 	// subscribers for. They never block: the broker applies them in the

@@ -27,9 +27,12 @@ type RedisOptions struct {
 	Node string
 	// Shards is the number of subscription connections channels are spread
 	// over. Every node must use the same number. Default 4.
-	Shards   int
-	Logger   *slog.Logger
-	Observer Observer
+	Shards int
+	// MaxQueued bounds the bytes of envelopes waiting to be sent. Default
+	// 64 MiB.
+	MaxQueued int
+	Logger    *slog.Logger
+	Observer  Observer
 }
 
 // Redis is the many-node Broker: one Redis pub/sub channel per app channel,
@@ -42,10 +45,13 @@ type Redis struct {
 	opts   RedisOptions
 	header string // Node, padded: the first bytes of every payload
 	shards []*redisShard
+	out    *sendQueue
 
-	mu      sync.Mutex // guards deliver
-	deliver func(Envelope)
-	running chan struct{}
+	mu             sync.Mutex // guards deliver and the publish error log
+	deliver        func(Envelope)
+	failedSinceLog int
+	lastPublishLog time.Time
+	running        chan struct{}
 }
 
 // NewRedis returns a Redis broker; Run starts it.
@@ -53,13 +59,16 @@ func NewRedis(o RedisOptions) *Redis {
 	if o.Shards <= 0 {
 		o.Shards = 4
 	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 64 << 20
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
-	b := &Redis{opts: o, header: nodeHeader(o.Node), running: make(chan struct{})}
+	b := &Redis{opts: o, header: nodeHeader(o.Node), running: make(chan struct{}), out: newSendQueue(o.MaxQueued)}
 	for i := range o.Shards {
 		b.shards = append(b.shards, &redisShard{
 			broker:   b,
@@ -100,24 +109,25 @@ func (s *redisShard) name(app, channel string) string {
 	return s.tag + app + ":" + channel
 }
 
-// Publish implements Broker.
-func (b *Redis) Publish(ctx context.Context, env Envelope) error {
+// Publish implements Broker. The envelope joins the outgoing queue, which
+// one goroutine sends in pipelined batches: a round trip per event would
+// cap a node at a few thousand events a second, and the caller (often a
+// token stream's reader) must not wait for Redis.
+func (b *Redis) Publish(_ context.Context, env Envelope) error {
 	name := b.shard(env.App, env.Channel).name(env.App, env.Channel)
 	payload := make([]byte, 0, nodeHeaderSize+len(env.Payload))
 	payload = append(payload, b.header...)
 	payload = append(payload, env.Payload...)
-	var err error
-	if b.opts.Cluster {
-		err = b.opts.Client.SPublish(ctx, name, payload).Err()
-	} else {
-		err = b.opts.Client.Publish(ctx, name, payload).Err()
-	}
-	if err != nil {
+	if !b.out.push(outgoing{name: name, payload: payload}) {
 		b.opts.Observer.RedisPublishError()
-		return fmt.Errorf("scaling: publish %s: %w", name, err)
+		return fmt.Errorf("scaling: publish %s: %w", name, ErrQueueFull)
 	}
 	return nil
 }
+
+// ErrQueueFull is returned by Publish when more than MaxQueued bytes wait
+// to be sent: Redis is away or slower than the events.
+var ErrQueueFull = errors.New("outgoing queue full, Redis is not keeping up")
 
 // Subscribe implements Broker.
 func (b *Redis) Subscribe(app, channel string) { b.shard(app, channel).want(app, channel, true) }
@@ -138,6 +148,11 @@ func (b *Redis) Run(ctx context.Context, deliver func(Envelope)) error {
 	b.mu.Unlock()
 	close(b.running)
 	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		b.send(ctx)
+	}()
 	for _, s := range b.shards {
 		wg.Add(1)
 		go func() {

@@ -2,6 +2,7 @@ package scaling_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -168,4 +169,48 @@ func eventually(timeout time.Duration, f func() bool) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return false
+}
+
+// A burst larger than one pipeline reaches the other node whole and in
+// order, on a single Redis and on a cluster.
+func TestRedisBrokerBurstInOrder(t *testing.T) {
+	for _, mode := range []string{"single", "cluster"} {
+		t.Run(mode, func(t *testing.T) {
+			var client redis.UniversalClient
+			if mode == "single" {
+				client = redistest.Start(t).Client()
+			} else {
+				client = redistest.StartCluster(t, 3).Client(t)
+			}
+			a := startNode(t, client, mode == "cluster", "node-a")
+			b := startNode(t, client, mode == "cluster", "node-b")
+			b.subscribe(t, "app", "tokens")
+			const n = 3000
+			go func() {
+				for i := range n {
+					_ = a.broker.Publish(context.Background(), scaling.Envelope{App: "app", Channel: "tokens", Payload: []byte(fmt.Sprint(i))})
+				}
+			}()
+			for i := range n {
+				b.expect(t, "app", "tokens", fmt.Sprint(i))
+			}
+		})
+	}
+}
+
+// With nothing sending (Run not started, as when Redis stalls), Publish
+// refuses once the queue holds MaxQueued bytes instead of growing.
+func TestRedisBrokerQueueIsBounded(t *testing.T) {
+	client := redistest.Start(t).Client()
+	b := scaling.NewRedis(scaling.RedisOptions{Client: client, Prefix: "t", Node: "node-a", MaxQueued: 1000})
+	payload := make([]byte, 84) // 100 bytes with the node header
+	for i := range 10 {
+		if err := b.Publish(context.Background(), scaling.Envelope{App: "app", Channel: "news", Payload: payload}); err != nil {
+			t.Fatalf("publish %d refused below the bound: %v", i, err)
+		}
+	}
+	err := b.Publish(context.Background(), scaling.Envelope{App: "app", Channel: "news", Payload: payload})
+	if !errors.Is(err, scaling.ErrQueueFull) {
+		t.Fatalf("publish over the bound: err %v, want ErrQueueFull", err)
+	}
 }
