@@ -67,24 +67,39 @@ type Event struct {
 	Rule *apps.ChannelRule
 }
 
-// Publish delivers ev to local subscribers at once and sends it to the
-// other nodes. Local delivery cannot fail and never blocks. When Redis
-// fails, the event still reaches this node's subscribers: the failure is
-// logged (at most once per errorLogInterval) and counted by the broker,
-// and not returned, because retrying would repeat the local delivery
-// while Redis is still away.
-func (p *Publisher) Publish(ctx context.Context, ev Event) {
-	f := ev.Frame
-	if r := ev.Rule; r != nil && (r.Tokens || r.History > 0) {
+// Publish delivers events, in order, to local subscribers at once and
+// sends them to the other nodes. Local delivery cannot fail and never
+// blocks. When Redis fails, the events still reach this node's
+// subscribers: the failure is logged (at most once per errorLogInterval)
+// and counted by the broker, and not returned, because retrying would
+// repeat the local delivery while Redis is still away. The history of many
+// events is recorded at once, before any is broadcast: a subscriber reads
+// the history after it starts receiving, so each event is in one or the
+// other.
+func (p *Publisher) Publish(ctx context.Context, evs ...Event) {
+	var entries []history.Entry
+	for _, ev := range evs {
+		f, r := ev.Frame, ev.Rule
+		if r == nil || !r.Tokens && r.History == 0 {
+			continue
+		}
 		if r.Tokens && f.Token == nil && f.Kind == protocol.DataString {
 			f.Token, _ = protocol.ParseToken(f.Data)
 		}
-		// Before the broadcast: a subscriber reads the history after it
-		// starts receiving, so the event is in one or the other.
-		if err := p.history.Record(ctx, ev.App, r, f); err != nil {
-			p.logError("recording channel history; late subscribers will miss this event", ev.App, f.Channel, err)
+		entries = append(entries, history.Entry{App: ev.App, Rule: r, Frame: f})
+	}
+	if len(entries) > 0 {
+		if err := p.history.Record(ctx, entries...); err != nil {
+			p.logError("recording channel history; late subscribers will miss these events", entries[0].App, entries[0].Frame.Channel, err)
 		}
 	}
+	for _, ev := range evs {
+		p.broadcast(ctx, ev)
+	}
+}
+
+func (p *Publisher) broadcast(ctx context.Context, ev Event) {
+	f := ev.Frame
 	var payload []byte
 	_, single := p.broker.(scaling.Local)
 	cache := ev.CacheTTL > 0 && channels.Classify(f.Channel).Cache

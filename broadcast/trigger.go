@@ -65,15 +65,21 @@ func (t Trigger) Validate(app *apps.App, maxChannels int) *InvalidError {
 	return nil
 }
 
-// Trigger publishes a validated trigger to each of its channels, with the
-// app's cache lifetime and the channel's AI streaming rule.
-func (p *Publisher) Trigger(ctx context.Context, app *apps.App, t Trigger) {
-	if t.Ingested == 0 {
-		t.Ingested = time.Now().UnixNano()
+// Trigger publishes validated triggers, in order, to each of their
+// channels, with the app's cache lifetime and each channel's AI streaming
+// rule.
+func (p *Publisher) Trigger(ctx context.Context, app *apps.App, ts ...Trigger) {
+	now := time.Now().UnixNano()
+	evs := make([]Event, 0, len(ts))
+	for _, t := range ts {
+		if t.Ingested == 0 {
+			t.Ingested = now
+		}
+		for _, ch := range t.Channels {
+			f := protocol.NewFrame(t.Name, ch, t.Data, protocol.DataString, "")
+			f.Ingested = t.Ingested
+			evs = append(evs, Event{App: app.ID, Frame: f, Except: t.Except, CacheTTL: app.CacheTTL, Rule: app.Rule(ch)})
+		}
 	}
-	for _, ch := range t.Channels {
-		f := protocol.NewFrame(t.Name, ch, t.Data, protocol.DataString, "")
-		f.Ingested = t.Ingested
-		p.Publish(ctx, Event{App: app.ID, Frame: f, Except: t.Except, CacheTTL: app.CacheTTL, Rule: app.Rule(ch)})
-	}
+	p.Publish(ctx, evs...)
 }

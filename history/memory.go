@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/protocol"
 )
 
@@ -36,14 +35,22 @@ func NewMemory() *Memory {
 }
 
 // Record implements Store.
-func (m *Memory) Record(_ context.Context, app string, rule *apps.ChannelRule, f *protocol.Frame) error {
+func (m *Memory) Record(_ context.Context, entries ...Entry) error {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for _, e := range entries {
+		m.recordLocked(now, e)
+	}
+	return nil
+}
+
+func (m *Memory) recordLocked(now time.Time, e Entry) {
 	if m.records++; m.records%1024 == 0 {
 		m.sweepLocked(now)
 	}
-	k := channelKey{app, f.Channel}
+	f, rule := e.Frame, e.Rule
+	k := channelKey{e.App, f.Channel}
 	st := m.channels[k]
 	if st == nil {
 		st = &channelState{}
@@ -60,7 +67,6 @@ func (m *Memory) Record(_ context.Context, app string, rule *apps.ChannelRule, f
 			st.recent = append(st.recent[:0], st.recent[over:]...)
 		}
 	}
-	return nil
 }
 
 func recordToken(st *channelState, f *protocol.Frame, until time.Time) {

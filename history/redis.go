@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/protocol"
 	"github.com/redis/go-redis/v9"
 )
@@ -49,9 +48,55 @@ func (s *Redis) base(app, channel string) string {
 	return s.prefix + ":hist:{" + app + ":" + channel + "}:"
 }
 
-// Record implements Store.
-func (s *Redis) Record(ctx context.Context, app string, rule *apps.ChannelRule, f *protocol.Frame) error {
-	base := s.base(app, f.Channel)
+// Record implements Store. Several entries go in one pipeline of script
+// calls: one round trip however many tokens a stream reader took at once.
+func (s *Redis) Record(ctx context.Context, entries ...Entry) error {
+	if len(entries) == 1 {
+		keys, args := s.recordArgs(entries[0])
+		if err := recordScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+			return fmt.Errorf("history: record: %w", err)
+		}
+		return nil
+	}
+	missing, err := s.recordPipelined(ctx, entries)
+	if len(missing) > 0 {
+		// Redis restarted or flushed its scripts (on a cluster, maybe on
+		// one shard only): load the script and record what it missed.
+		if err = recordScript.Load(ctx, s.client).Err(); err == nil {
+			_, err = s.recordPipelined(ctx, missing)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("history: record: %w", err)
+	}
+	return nil
+}
+
+// recordPipelined runs the record script for every entry in one pipeline.
+// It returns the entries Redis had no script for, or else the first error.
+func (s *Redis) recordPipelined(ctx context.Context, entries []Entry) (missing []Entry, err error) {
+	pipe := s.client.Pipeline()
+	for _, e := range entries {
+		keys, args := s.recordArgs(e)
+		recordScript.EvalSha(ctx, pipe, keys, args...)
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err == nil {
+		return nil, nil
+	}
+	for i, c := range cmds {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+			missing = append(missing, entries[i])
+		} else if c.Err() != nil && !errors.Is(c.Err(), redis.Nil) {
+			return nil, c.Err()
+		}
+	}
+	return missing, nil
+}
+
+func (s *Redis) recordArgs(e Entry) (keys []string, args []any) {
+	f, rule := e.Frame, e.Rule
+	base := s.base(e.App, f.Channel)
 	token, stream, seq, delta, done := "0", "", "0", "", "0"
 	if rule.Tokens && f.Token != nil {
 		token, stream, seq, delta = "1", f.Token.Stream, strconv.FormatInt(f.Token.Seq, 10), f.Token.Delta
@@ -63,14 +108,10 @@ func (s *Redis) Record(ctx context.Context, app string, rule *apps.ChannelRule, 
 	if rule.History > 0 {
 		payload = protocol.MarshalFrame(f, "")
 	}
-	keys := []string{base + "streams", base + "m:" + stream, base + "t:" + stream, base + "k:" + stream, base + "recent"}
-	err := recordScript.Run(ctx, s.client, keys,
-		rule.Retain.Milliseconds(), token, stream, seq, delta, done, f.Event, s.now().UnixMilli(),
-		rule.History, payload, MaxStreams, MaxStreamText, base).Err()
-	if err != nil {
-		return fmt.Errorf("history: record: %w", err)
-	}
-	return nil
+	keys = []string{base + "streams", base + "m:" + stream, base + "t:" + stream, base + "k:" + stream, base + "recent"}
+	args = []any{rule.Retain.Milliseconds(), token, stream, seq, delta, done, f.Event, s.now().UnixMilli(),
+		rule.History, payload, MaxStreams, MaxStreamText, base}
+	return keys, args
 }
 
 // Streams implements Store.

@@ -18,15 +18,24 @@ const (
 
 // Store keeps channel history. Implementations are safe for concurrent use.
 type Store interface {
-	// Record takes an event published on a channel with rule: a token
-	// (f.Token set) extends its stream; with rule.History, every event
-	// joins the channel's last events. Tokens whose seq is not above the
-	// stream's last (repeats from an at-least-once producer) are ignored.
-	Record(ctx context.Context, app string, rule *apps.ChannelRule, f *protocol.Frame) error
+	// Record takes events published on channels with rules, in order: a
+	// token (Frame.Token set) extends its stream; with Rule.History, every
+	// event joins the channel's last events. Tokens whose seq is not above
+	// the stream's last (repeats from an at-least-once producer) are
+	// ignored. Giving many entries at once lets the Redis store record them
+	// in one round trip.
+	Record(ctx context.Context, entries ...Entry) error
 	// Streams returns the channel's retained token streams, oldest first.
 	Streams(ctx context.Context, app, channel string) ([]Stream, error)
 	// Recent returns up to n of the channel's last events, oldest first.
 	Recent(ctx context.Context, app, channel string, n int) ([]*protocol.Frame, error)
+}
+
+// Entry is one event to record.
+type Entry struct {
+	App   string
+	Rule  *apps.ChannelRule
+	Frame *protocol.Frame
 }
 
 // Stream is one token stream's state.

@@ -93,9 +93,11 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		items[i] = v
 		withInfo = withInfo || v.info != ""
 	}
-	for _, v := range items {
-		a.opts.Publisher.Trigger(r.Context(), s.app, v.Trigger)
+	ts := make([]broadcast.Trigger, len(items))
+	for i, v := range items {
+		ts[i] = v.Trigger
 	}
+	a.opts.Publisher.Trigger(r.Context(), s.app, ts...)
 	if !withInfo {
 		writeEmpty(w)
 		return

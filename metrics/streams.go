@@ -1,9 +1,9 @@
 package metrics
 
-// IngestPublished counts an ingest stream entry published to channels.
-func (m *Metrics) IngestPublished(app string) {
+// IngestPublished counts ingest stream entries published to channels.
+func (m *Metrics) IngestPublished(app string, n int) {
 	if m != nil {
-		m.ingestPublished.WithLabelValues(app).Inc()
+		m.ingestPublished.WithLabelValues(app).Add(float64(n))
 	}
 }
 

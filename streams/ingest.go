@@ -39,14 +39,14 @@ type IngestOptions struct {
 
 // Observer is told about ingest; *metrics.Metrics satisfies it.
 type Observer interface {
-	IngestPublished(app string)
+	IngestPublished(app string, n int)
 	IngestMalformed(app string)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) IngestPublished(string) {}
-func (nopObserver) IngestMalformed(string) {}
+func (nopObserver) IngestPublished(string, int) {}
+func (nopObserver) IngestMalformed(string)      {}
 
 // Ingest publishes what producers XADD to the apps' ingest streams. Each
 // stream is read by exactly one node at a time, the holder of its lease;
@@ -128,36 +128,77 @@ func (in *Ingest) read(ctx context.Context, app *apps.App, key string) {
 	} else if err != nil {
 		return
 	}
+	// The block stays well under the Redis client's read timeout (2 s),
+	// which bounds a pipelined read.
 	block := min(in.opts.Lease/3, time.Second)
+	published := "" // the last entry published, for the checkpoint
+	defer func() {
+		// Leaving with a batch published but not checkpointed (shutdown):
+		// checkpoint it, so the next reader does not publish it again.
+		if published != "" {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			defer cancel()
+			in.holds(ctx, keys, published)
+		}
+	}()
 	for ctx.Err() == nil {
-		res, err := c.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 256, Block: block}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		sent := time.Now()
+		held, entries, err := in.round(ctx, keys, key, published, last, block)
+		if !held {
+			return
+		}
+		published = ""
+		if err != nil {
 			if ctx.Err() == nil {
 				in.opts.Logger.Warn("reading ingest stream", "stream", key, "err", err)
 				time.Sleep(block)
 			}
-			if !in.holds(ctx, keys, "") {
-				return
-			}
 			continue
 		}
-		var entries []redis.XMessage
-		if len(res) > 0 {
-			entries = res[0].Messages
+		if len(entries) == 0 {
+			continue
 		}
-		// The lease is checked (and extended) before publishing, so a node
-		// that lost it while blocked does not publish beside its successor.
-		if !in.holds(ctx, keys, "") {
+		// The lease was renewed just before the read. Should the read have
+		// taken so long that the lease may since have run out (Redis
+		// stalled), check again, so this node does not publish beside a
+		// successor.
+		if time.Since(sent) > in.opts.Lease/2 && !in.holds(ctx, keys, "") {
 			return
 		}
-		for _, e := range entries {
-			in.publish(ctx, app, key, e)
-			last = e.ID
-		}
-		if len(entries) > 0 && !in.holds(ctx, keys, last) {
-			return
-		}
+		in.publish(ctx, app, key, entries)
+		last = entries[len(entries)-1].ID
+		published = last
 	}
+}
+
+// round renews the lease, moving the checkpoint to checkpoint when set,
+// and reads the entries after last, in one round trip: a busy stream costs
+// one round trip per batch. held reports whether this node still holds the
+// lease (false too when Redis cannot say); only then do entries count.
+func (in *Ingest) round(ctx context.Context, keys []string, key, checkpoint, last string, block time.Duration) (held bool, entries []redis.XMessage, err error) {
+	pipe := in.opts.Client.Pipeline()
+	hold := checkpointScript.EvalSha(ctx, pipe, keys, in.opts.Node, checkpoint, in.opts.Lease.Milliseconds())
+	read := pipe.XRead(ctx, &redis.XReadArgs{Streams: []string{key, last}, Count: 256, Block: block})
+	_, _ = pipe.Exec(ctx)
+	if redis.HasErrorPrefix(hold.Err(), "NOSCRIPT") {
+		// Redis restarted or flushed its scripts: renew the plain way
+		// (which loads the script) and read again next round.
+		return in.holds(ctx, keys, checkpoint), nil, nil
+	}
+	if n, err := hold.Int(); err != nil || n != 1 {
+		return false, nil, nil
+	}
+	res, err := read.Result()
+	if errors.Is(err, redis.Nil) {
+		return true, nil, nil
+	}
+	if err != nil {
+		return true, nil, err
+	}
+	if len(res) > 0 {
+		entries = res[0].Messages
+	}
+	return true, entries, nil
 }
 
 // holds extends the lease and, when checkpoint is set, moves the checkpoint
@@ -167,21 +208,29 @@ func (in *Ingest) holds(ctx context.Context, keys []string, checkpoint string) b
 	return err == nil && n == 1
 }
 
-// publish validates one entry and publishes it as the HTTP API would.
-func (in *Ingest) publish(ctx context.Context, app *apps.App, key string, e redis.XMessage) {
-	t, err := triggerFrom(e)
-	if err == nil {
-		if invalid := t.Validate(app, app.MaxChannelsPerEvent); invalid != nil {
-			err = invalid
+// publish validates entries and publishes the good ones as the HTTP API
+// would, all at once so their history is recorded in one round trip.
+func (in *Ingest) publish(ctx context.Context, app *apps.App, key string, entries []redis.XMessage) {
+	ts := make([]broadcast.Trigger, 0, len(entries))
+	for _, e := range entries {
+		t, err := triggerFrom(e)
+		if err == nil {
+			if invalid := t.Validate(app, app.MaxChannelsPerEvent); invalid != nil {
+				err = invalid
+			}
 		}
+		if err != nil {
+			in.opts.Observer.IngestMalformed(app.ID)
+			in.opts.Logger.Warn("skipping malformed ingest entry", "stream", key, "id", e.ID, "err", err)
+			continue
+		}
+		ts = append(ts, t)
 	}
-	if err != nil {
-		in.opts.Observer.IngestMalformed(app.ID)
-		in.opts.Logger.Warn("skipping malformed ingest entry", "stream", key, "id", e.ID, "err", err)
+	if len(ts) == 0 {
 		return
 	}
-	in.opts.Publisher.Trigger(ctx, app, t)
-	in.opts.Observer.IngestPublished(app.ID)
+	in.opts.Publisher.Trigger(ctx, app, ts...)
+	in.opts.Observer.IngestPublished(app.ID, len(ts))
 }
 
 // triggerFrom reads an entry's fields. The trigger is stamped with the

@@ -24,6 +24,7 @@ func Run(t *testing.T, newStore func(t *testing.T) history.Store) {
 		"RecentEvents":            testRecent,
 		"ChannelsAndAppsSeparate": testSeparate,
 		"Expiry":                  testExpiry,
+		"BatchInOrder":            testBatch,
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) { f(t, newStore(t)) })
@@ -41,7 +42,7 @@ func token(channel, stream string, seq int64, delta string, done bool) *protocol
 
 func record(t *testing.T, s history.Store, app string, rule *apps.ChannelRule, f *protocol.Frame) {
 	t.Helper()
-	if err := s.Record(context.Background(), app, rule, f); err != nil {
+	if err := s.Record(context.Background(), history.Entry{App: app, Rule: rule, Frame: f}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -181,5 +182,45 @@ func testExpiry(t *testing.T, s history.Store) {
 	}
 	if got, _ := s.Recent(context.Background(), "app", "private-ai-z", 5); len(got) != 0 {
 		t.Fatalf("history kept after retention: %d events", len(got))
+	}
+}
+
+// testBatch records several channels' tokens and events in one call, as
+// a stream reader does with what one read returned.
+func testBatch(t *testing.T, s history.Store) {
+	rule := &apps.ChannelRule{Prefix: "private-ai-", Tokens: true, History: 10, Retain: time.Minute}
+	var batch []history.Entry
+	add := func(ch string, f *protocol.Frame) {
+		batch = append(batch, history.Entry{App: "app", Rule: rule, Frame: f})
+	}
+	for i, d := range []string{"a", "b", "c"} {
+		add("private-ai-1", token("private-ai-1", `"x"`, int64(i), d, false))
+		add("private-ai-2", token("private-ai-2", `"y"`, int64(i), strings.ToUpper(d), false))
+	}
+	add("private-ai-1", token("private-ai-1", `"x"`, 1, "b", false)) // a repeat
+	add("private-ai-1", protocol.NewFrame("status", "private-ai-1", "done", protocol.DataString, ""))
+	if err := s.Record(context.Background(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	if got := streams(t, s, "app", "private-ai-1"); len(got) != 1 || got[0].Text != "abc" || got[0].Seq != 2 {
+		t.Fatalf("channel 1 streams %+v", got)
+	}
+	if got := streams(t, s, "app", "private-ai-2"); len(got) != 1 || got[0].Text != "ABC" {
+		t.Fatalf("channel 2 streams %+v", got)
+	}
+	recent, err := s.Recent(context.Background(), "app", "private-ai-1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	for _, f := range recent {
+		events = append(events, f.Event+":"+f.Data)
+	}
+	want := []string{
+		`token:{"stream":"x","seq":0,"delta":"a"}`, `token:{"stream":"x","seq":1,"delta":"b"}`, `token:{"stream":"x","seq":2,"delta":"c"}`,
+		`token:{"stream":"x","seq":1,"delta":"b"}`, "status:done",
+	}
+	if fmt.Sprint(events) != fmt.Sprint(want) {
+		t.Fatalf("channel 1 recent events\n%q\nwant (in publish order, the repeat too)\n%q", events, want)
 	}
 }
