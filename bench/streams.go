@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/quaver-dev/quaver/client"
+	"github.com/redis/go-redis/v9"
 )
 
 // StreamsOptions configure an AI-token run: Streams channels with one
@@ -25,8 +26,13 @@ type StreamsOptions struct {
 	Payload      int
 	// PID, when set, is the server process whose CPU and memory use are
 	// reported (it must run on this machine).
-	PID      int
-	Progress io.Writer
+	PID int
+	// Ingest, when set (redis://host:port), makes the publishers XADD their
+	// tokens to the app's ingest stream in that Redis, IngestKey, instead
+	// of calling the HTTP API: the latency is then ingest-to-socket.
+	Ingest    string
+	IngestKey string
+	Progress  io.Writer
 }
 
 // StreamsResult is what a token-stream run measured.
@@ -36,6 +42,7 @@ type StreamsResult struct {
 	Streams         int     `json:"streams"`
 	TokensPerSec    float64 `json:"tokens_per_s_per_stream"`
 	Batch           int     `json:"batch"`
+	Ingest          bool    `json:"ingest"`
 	DurationSeconds float64 `json:"duration_s"`
 	PayloadBytes    int     `json:"payload_bytes"`
 	ConnectSeconds  float64 `json:"connect_s"`
@@ -85,7 +92,12 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
 	sets := make([]*publishedSet, o.Streams)
 	issued := make([]int64, o.Streams)
-	api := o.Target.api(0)
+	send, closeSender, err := o.sender(ctx)
+	if err != nil {
+		p.finish()
+		return nil, err
+	}
+	defer closeSender()
 	meter, server := startCPUMeter(), startServerMeter(o.PID)
 	publishStart = time.Now()
 	var requests histogram
@@ -95,7 +107,7 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			issued[i] = stream(ctx, api, names(i), i, o, sets[i], ph, &requests)
+			issued[i] = stream(ctx, send, names(i), i, o, sets[i], ph, &requests)
 		}()
 	}
 	wg.Wait()
@@ -114,7 +126,7 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	f.close()
 
 	r := &StreamsResult{
-		Mode: "streams", Nodes: len(o.Target.Nodes), Streams: o.Streams, TokensPerSec: o.TokensPerSec, Batch: o.Batch,
+		Mode: "streams", Nodes: len(o.Target.Nodes), Streams: o.Streams, TokensPerSec: o.TokensPerSec, Batch: o.Batch, Ingest: o.Ingest != "",
 		DurationSeconds: o.Duration.Seconds(), PayloadBytes: o.Payload, ConnectSeconds: round3(connectTime.Seconds()),
 		Published: ph.published.Load(), PublishErrors: ph.errors.Load(),
 		AchievedRate: round3(float64(ph.published.Load()) / publishTime.Seconds()),
@@ -133,21 +145,77 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	return r, nil
 }
 
+// sender publishes a batch of tokens to a channel and waits for the answer.
+type sender func(ctx context.Context, channel string, tokens []string) error
+
+// sender returns how the publishers send: one API connection per stream,
+// or XADDs to the ingest stream.
+func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), error) {
+	if o.Ingest == "" {
+		api := o.Target.api(0)
+		return func() sender {
+			var conn *client.APIConn
+			return func(ctx context.Context, channel string, tokens []string) error {
+				if conn == nil {
+					var err error
+					if conn, err = client.DialAPI(ctx, api); err != nil {
+						return err
+					}
+				}
+				if len(tokens) == 1 {
+					_, err := conn.Trigger(client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: tokens[0]})
+					return err
+				}
+				batch := make([]client.TriggerEvent, len(tokens))
+				for j, d := range tokens {
+					batch[j] = client.TriggerEvent{Name: "token", Channel: channel, Data: d}
+				}
+				_, err := conn.Batch(batch)
+				return err
+			}
+		}, func() {}, nil
+	}
+	opt, err := redis.ParseURL(o.Ingest)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: --ingest: %w", err)
+	}
+	// A connection per stream, as each model worker has its own: with
+	// fewer, the streams queue for connections inside the tool and that
+	// wait would count as the server's latency.
+	opt.PoolSize = o.Streams
+	rdb := redis.NewClient(opt)
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, nil, fmt.Errorf("bench: --ingest: %w", err)
+	}
+	key := o.IngestKey
+	if key == "" {
+		key = "quaver:ingest:" + o.Target.AppID
+	}
+	return func() sender {
+		return func(ctx context.Context, channel string, tokens []string) error {
+			pipe := rdb.Pipeline()
+			for _, d := range tokens {
+				pipe.XAdd(ctx, &redis.XAddArgs{Stream: key, MaxLen: 100_000, Approx: true,
+					Values: []any{"channel", channel, "event", "token", "data", d}})
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+	}, func() { _ = rdb.Close() }, nil
+}
+
 // stream publishes stream i's tokens, Batch per request, each request
 // waiting for the previous one's answer, on a steady schedule; a slow
 // server makes the schedule slip, which the achieved rate shows. The
 // streams' schedules are spread evenly over one interval, as independent
 // generations are, rather than all firing at the same instants.
-func stream(ctx context.Context, api *client.API, channel string, i int, o StreamsOptions, set *publishedSet, ph *phase, requests *histogram) (issued int64) {
-	conn, err := client.DialAPI(ctx, api)
-	if err != nil {
-		ph.errors.Add(1)
-		return 0
-	}
-	defer conn.Close()
+func stream(ctx context.Context, newSender func() sender, channel string, i int, o StreamsOptions, set *publishedSet, ph *phase, requests *histogram) (issued int64) {
+	send := newSender()
 	interval := time.Duration(float64(o.Batch) / o.TokensPerSec * float64(time.Second))
 	begin := time.Now()
 	start := begin.Add(interval * time.Duration(i) / time.Duration(o.Streams))
+	tokens := make([]string, o.Batch)
 	for k := int64(0); ctx.Err() == nil; k++ {
 		due := start.Add(time.Duration(k) * interval)
 		if due.Sub(begin) >= o.Duration {
@@ -156,16 +224,11 @@ func stream(ctx context.Context, api *client.API, channel string, i int, o Strea
 		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
 		}
-		sent := time.Now()
-		if o.Batch == 1 {
-			_, err = conn.Trigger(client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: payload(issued, o.Payload)})
-		} else {
-			batch := make([]client.TriggerEvent, o.Batch)
-			for j := range batch {
-				batch[j] = client.TriggerEvent{Name: "token", Channel: channel, Data: payload(issued+int64(j), o.Payload)}
-			}
-			_, err = conn.Batch(batch)
+		for j := range tokens {
+			tokens[j] = payload(issued+int64(j), o.Payload)
 		}
+		sent := time.Now()
+		err := send(ctx, channel, tokens)
 		requests.record(time.Since(sent))
 		if err != nil {
 			ph.errors.Add(1)
@@ -183,13 +246,17 @@ func stream(ctx context.Context, api *client.API, channel string, i int, o Strea
 // Summary is the human report.
 func (r *StreamsResult) Summary() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "streams: %d streams × %.0f tokens/s, %d token(s) per request, for %.0fs, %d-byte tokens, %d node(s)\n",
-		r.Streams, r.TokensPerSec, r.Batch, r.DurationSeconds, r.PayloadBytes, r.Nodes)
+	via := "the HTTP API"
+	if r.Ingest {
+		via = "XADD to the Redis ingest stream"
+	}
+	fmt.Fprintf(&b, "streams: %d streams × %.0f tokens/s, %d token(s) per request, for %.0fs, %d-byte tokens, %d node(s), through %s\n",
+		r.Streams, r.TokensPerSec, r.Batch, r.DurationSeconds, r.PayloadBytes, r.Nodes, via)
 	fmt.Fprintf(&b, "  connected and subscribed in %.2fs\n", r.ConnectSeconds)
 	fmt.Fprintf(&b, "  published   %d tokens, %.1f/s (%s), %d errors\n", r.Published, r.AchievedRate, achieved(r.RateAchieved), r.PublishErrors)
 	fmt.Fprintf(&b, "  delivered   %d; lost %d, duplicated %d, out of order %d\n", r.Deliveries, r.Lost, r.Duplicated, r.OutOfOrder)
 	fmt.Fprintf(&b, "  latency     p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
-	fmt.Fprintf(&b, "  requests    p50 %.2f ms, p99 %.2f ms (HTTP round trip)\n", r.Request.P50, r.Request.P99)
+	fmt.Fprintf(&b, "  requests    p50 %.2f ms, p99 %.2f ms (publisher round trip)\n", r.Request.P50, r.Request.P99)
 	b.WriteString(r.Server.line())
 	b.WriteString(r.Tool.line())
 	return b.String()

@@ -182,6 +182,8 @@ func newBenchStreams() *cobra.Command {
 	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stream")
 	cmd.Flags().IntVar(&o.Batch, "batch", 1, "tokens per HTTP request (batch_events when above 1)")
 	cmd.Flags().IntVar(&o.Payload, "payload", 60, "bytes of token data")
+	cmd.Flags().StringVar(&o.Ingest, "ingest", "", "publish by XADD to the app's ingest stream in this Redis (redis://host:port) instead of the HTTP API")
+	cmd.Flags().StringVar(&o.IngestKey, "ingest-key", "", "the ingest stream (default quaver:ingest:{app id})")
 	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its CPU and memory use (from /proc)")
 	return cmd
 }
