@@ -36,6 +36,14 @@ type Config struct {
 	// Compression configures permessage-deflate on WebSockets.
 	Compression Compression `yaml:"compression"`
 
+	// Outbox bounds what a connection that reads slower than its events
+	// arrive may hold queued.
+	Outbox Outbox `yaml:"outbox"`
+
+	// MetricsAddr, when set, serves /metrics on that address instead of the
+	// public port, so Prometheus scrapes from a private network.
+	MetricsAddr string `yaml:"metrics_addr"`
+
 	// DevApp is set when no app was configured and the development app
 	// was added.
 	DevApp bool `yaml:"-"`
@@ -50,6 +58,15 @@ type Config struct {
 type TLS struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// Outbox is the per-connection queue limit, in bytes. Past SoftLimit,
+// queued token events of one stream merge into one (the slow client gets
+// the same text in fewer frames); past HardLimit the connection is closed
+// with 4100 and resumes its streams when it reconnects.
+type Outbox struct {
+	SoftLimit int `yaml:"soft_limit"`
+	HardLimit int `yaml:"hard_limit"`
 }
 
 // Compression configures permessage-deflate (RFC 7692), which browsers
@@ -149,6 +166,10 @@ const (
 	// DefaultDeflateThreshold leaves short frames, where compression
 	// saves little, uncompressed.
 	DefaultDeflateThreshold = 512
+	// The outbox limits: a client may fall 64 KiB behind before its token
+	// events merge, and 1 MiB before it is cut off.
+	DefaultOutboxSoftLimit = 64 << 10
+	DefaultOutboxHardLimit = 1 << 20
 )
 
 // The development app served when nothing is configured. Its credentials
@@ -165,5 +186,6 @@ func Default() Config {
 		Host: DefaultHost, Port: DefaultPort, MaxRequestSize: DefaultMaxRequestSize,
 		Redis:       Redis{Prefix: DefaultRedisPrefix, NodeTimeout: DefaultNodeTimeout},
 		Compression: Compression{Deflate: true, Threshold: DefaultDeflateThreshold},
+		Outbox:      Outbox{SoftLimit: DefaultOutboxSoftLimit, HardLimit: DefaultOutboxHardLimit},
 	}
 }

@@ -87,6 +87,9 @@ func applyEnv(cfg *Config, env map[string]string) error {
 
 	s.boolean(&cfg.Compression.Deflate, "QUAVER_COMPRESSION_DEFLATE")
 	s.integer(&cfg.Compression.Threshold, "QUAVER_COMPRESSION_THRESHOLD")
+	s.integer(&cfg.Outbox.SoftLimit, "QUAVER_OUTBOX_SOFT_LIMIT")
+	s.integer(&cfg.Outbox.HardLimit, "QUAVER_OUTBOX_HARD_LIMIT")
+	s.str(&cfg.MetricsAddr, "QUAVER_METRICS_ADDR")
 
 	applyRedisEnv(s, &cfg.Redis)
 

@@ -48,6 +48,9 @@ func (cfg *Config) Validate() error {
 	if cfg.PongTimeout < 0 {
 		add("pong_timeout: %d must not be negative", cfg.PongTimeout)
 	}
+	if o := cfg.Outbox; o.SoftLimit <= 0 || o.HardLimit <= 0 || o.SoftLimit > o.HardLimit {
+		add("outbox: soft_limit (%d) and hard_limit (%d) must be positive, soft no larger than hard", o.SoftLimit, o.HardLimit)
+	}
 	if cfg.Compression.Threshold < 0 {
 		add("compression.threshold: %d must not be negative", cfg.Compression.Threshold)
 	}

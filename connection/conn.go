@@ -95,7 +95,7 @@ func (c *Conn) Send(f *protocol.Frame) bool {
 
 // enqueue puts f in the outbox, bypassing any hold.
 func (c *Conn) enqueue(f *protocol.Frame) bool {
-	switch c.out.push(f, c.hub.opts.OutboxLimit) {
+	switch c.out.push(f, c.hub.opts.OutboxHardLimit) {
 	case pushedWake:
 		c.transport.Wake()
 		return true

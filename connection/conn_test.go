@@ -202,7 +202,7 @@ func TestHeartbeat(t *testing.T) {
 }
 
 func TestOutboxOverflowCloses(t *testing.T) {
-	h := newHarness(t, func(_ *apps.App, o *Options) { o.OutboxLimit = 1000 })
+	h := newHarness(t, func(_ *apps.App, o *Options) { o.OutboxHardLimit = 1000 })
 	c, tr := h.connect(t)
 	subscribe(t, c, "my-channel", "")
 	tr.take()

@@ -283,7 +283,7 @@ func TestFallbackPong(t *testing.T) {
 // no second "o", and the new request gets everything that came meanwhile,
 // in order, nothing lost and nothing twice.
 func TestFallbackRollover(t *testing.T) {
-	ft := newFallbackTest(t, HTTPFallbackOptions{}, func(_ *apps.App, o *Options) { o.OutboxLimit = 4 << 20 })
+	ft := newFallbackTest(t, HTTPFallbackOptions{}, func(_ *apps.App, o *Options) { o.OutboxHardLimit = 4 << 20 })
 	s := ft.openStream("roll0000", nil)
 	s.next()
 	id := socketID(t, s.next())

@@ -31,9 +31,12 @@ type Options struct {
 	// the workers; nil without Redis.
 	Inbound Inbound
 
-	// OutboxLimit is the most bytes a connection may have queued; past it
-	// the connection is closed with 4100. Default 1 MiB.
-	OutboxLimit int
+	// OutboxSoftLimit is the queued bytes past which a connection's token
+	// events of one stream merge into one. Default 64 KiB.
+	OutboxSoftLimit int
+	// OutboxHardLimit is the most bytes a connection may have queued; past
+	// it the connection is closed with 4100. Default 1 MiB.
+	OutboxHardLimit int
 	// PongTimeout is how long a pinged, silent connection has to answer
 	// before it is closed with 4201. Default 15 s, so with the default 30 s
 	// activity timeout a dead peer is gone within 47 s.
@@ -49,8 +52,11 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.OutboxLimit == 0 {
-		o.OutboxLimit = 1 << 20
+	if o.OutboxHardLimit == 0 {
+		o.OutboxHardLimit = 1 << 20
+	}
+	if o.OutboxSoftLimit == 0 {
+		o.OutboxSoftLimit = min(64<<10, o.OutboxHardLimit)
 	}
 	if o.PongTimeout == 0 {
 		o.PongTimeout = 15 * time.Second

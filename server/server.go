@@ -78,6 +78,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Logger:      s.log,
 		Metrics:     s.metrics,
 		PongTimeout: cfg.PongTimeout.Duration(),
+
+		OutboxSoftLimit: cfg.Outbox.SoftLimit,
+		OutboxHardLimit: cfg.Outbox.HardLimit,
 	}
 	if s.cluster != nil {
 		s.setupStreams(hook, &hubOptions)
@@ -112,7 +115,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	r.Route(cfg.Path+"/", func(r chi.Router) {
 		r.Get("/app/{key}", s.ws.ServeHTTP)
 		r.Handle(fallbackPath(cfg)+"/app/*", connection.NewHTTPFallback(s.hub, connection.HTTPFallbackOptions{MaxMessageSize: maxMessage}))
-		r.Handle("/metrics", s.metrics.Handler())
+		if cfg.MetricsAddr == "" {
+			r.Handle("/metrics", s.metrics.Handler())
+		}
 		r.Mount("/", api)
 	})
 	s.handler = r
@@ -186,7 +191,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) services() []func(context.Context) error {
 	list := []func(context.Context) error{s.hub.Run, s.publisher.Run, s.ws.Run}
 	if addr := s.cfg.PprofAddr; addr != "" {
-		list = append(list, func(ctx context.Context) error { return s.servePprof(ctx, addr) })
+		list = append(list, func(ctx context.Context) error { return s.servePrivate(ctx, "profiler", addr, pprofHandler()) })
+	}
+	if addr := s.cfg.MetricsAddr; addr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.metrics.Handler())
+		list = append(list, func(ctx context.Context) error { return s.servePrivate(ctx, "metrics", addr, mux) })
 	}
 	if c := s.cluster; c != nil {
 		list = append(list, c.census.Run, c.membership.Run, c.ingest.Run, func(ctx context.Context) error {
