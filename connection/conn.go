@@ -95,11 +95,14 @@ func (c *Conn) Send(f *protocol.Frame) bool {
 
 // enqueue puts f in the outbox, bypassing any hold.
 func (c *Conn) enqueue(f *protocol.Frame) bool {
-	switch c.out.push(f, c.hub.opts.OutboxHardLimit) {
+	switch c.out.push(f, c.hub.opts.OutboxSoftLimit, c.hub.opts.OutboxHardLimit) {
 	case pushedWake:
 		c.transport.Wake()
 		return true
 	case pushed:
+		return true
+	case pushedMerged:
+		c.hub.opts.Metrics.TokenCoalesced(c.app.ID)
 		return true
 	case pushOverflow:
 		if c.slow.CompareAndSwap(false, true) {
@@ -135,7 +138,7 @@ func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
 		// close sees it busy: whoever gets pushedWake or wake must wake it.
 		wake := false
 		if flush {
-			wake = c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0) == pushedWake
+			wake = c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0, 0) == pushedWake
 		}
 		if c.out.close(closingFrom(err), flush) || wake {
 			c.transport.Wake()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,58 @@ func TestHeartbeat(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A client that stops reading while a stream runs falls past the soft
+// limit: its tokens merge, it stays connected, and when it reads again it
+// has exactly the producer's text, in fewer frames, with the other events
+// where they were.
+func TestSlowClientGetsMergedTokens(t *testing.T) {
+	h := newHarness(t, func(_ *apps.App, o *Options) { o.OutboxSoftLimit, o.OutboxHardLimit = 500, 100_000 })
+	c, tr := h.connect(t)
+	subscribe(t, c, "my-channel", "")
+	tr.take()
+	tr.mu.Lock()
+	tr.paused = true
+	tr.mu.Unlock()
+
+	var text strings.Builder
+	for i := range 300 {
+		d := fmt.Sprintf("w%d ", i)
+		text.WriteString(d)
+		h.registry.Broadcast(testAppID, "my-channel", tokenFrame("my-channel", `"s"`, int64(i), d, false), "")
+		if i == 150 {
+			h.registry.Broadcast(testAppID, "my-channel", protocol.NewFrame("tool-call", "my-channel", "{}", protocol.DataString, ""), "")
+		}
+	}
+	h.registry.Broadcast(testAppID, "my-channel", tokenFrame("my-channel", `"s"`, 300, "", true), "")
+	if c.isClosed() {
+		t.Fatal("a client within the hard limit was closed")
+	}
+	tr.resume()
+	frames := tr.take()
+	var got strings.Builder
+	seq, toolAt := int64(-1), -1
+	for i, f := range frames {
+		if f.Token == nil {
+			toolAt = got.Len()
+			continue
+		}
+		if f.Token.Seq <= seq {
+			t.Fatalf("frame %d: seq %d after %d", i, f.Token.Seq, seq)
+		}
+		seq = f.Token.Seq
+		got.WriteString(f.Token.Delta)
+	}
+	if got.String() != text.String() || seq != 300 {
+		t.Fatalf("the client pieced together %q up to seq %d, want the producer's text up to 300", got.String(), seq)
+	}
+	if before := text.String()[:toolAt]; !strings.HasSuffix(before, "w150 ") {
+		t.Fatalf("the tool-call event arrived after %q, want right after token 150", before[max(0, len(before)-20):])
+	}
+	if len(frames) > 60 {
+		t.Fatalf("%d frames for 301 tokens: the tokens were not merged", len(frames))
 	}
 }
 

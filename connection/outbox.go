@@ -28,19 +28,35 @@ type pushResult uint8
 const (
 	pushed pushResult = iota
 	pushedWake
-	pushRefused // the connection is closing
+	pushedMerged // coalesced into a queued token event
+	pushRefused  // the connection is closing
 	pushOverflow
 )
 
-// push queues f unless the outbox is closing or would exceed limit bytes.
-func (o *outbox) push(f *protocol.Frame, limit int) pushResult {
+// Limits of coalescing: how far back a token looks for its stream's last
+// queued event, and how large a merged delta may grow (merging copies it,
+// so an unbounded one would make a long stall quadratic).
+const (
+	coalesceScan     = 64
+	coalesceMaxDelta = 64 << 10
+)
+
+// push queues f unless the outbox is closing or would pass hard bytes.
+// Past soft bytes, a token event merges into the queued event of its
+// stream instead (see coalesceLocked).
+func (o *outbox) push(f *protocol.Frame, soft, hard int) pushResult {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing != nil {
 		return pushRefused
 	}
+	if f.Token != nil && soft > 0 && o.bytes > soft {
+		if r, ok := o.coalesceLocked(f, hard); ok {
+			return r
+		}
+	}
 	size := f.Size()
-	if limit > 0 && o.bytes+size > limit && o.bytes > 0 {
+	if hard > 0 && o.bytes+size > hard && o.bytes > 0 {
 		return pushOverflow
 	}
 	o.frames = append(o.frames, f)
@@ -50,6 +66,39 @@ func (o *outbox) push(f *protocol.Frame, limit int) pushResult {
 	}
 	o.writing = true
 	return pushedWake
+}
+
+// coalesceLocked merges token f into the last queued token event of its
+// stream, if nothing but other streams' tokens was queued after it: f then
+// goes out earlier than its turn, which only other streams' tokens may
+// see. A non-token event stops the search, so events of other kinds keep
+// their order relative to tokens. The merged event replaces the queued one
+// (queued frames are shared with other connections and never modified).
+// Nothing queued is being written: the writer takes frames out first.
+func (o *outbox) coalesceLocked(f *protocol.Frame, hard int) (pushResult, bool) {
+	tok := f.Token
+	for i := len(o.frames) - 1; i >= o.head && i >= len(o.frames)-coalesceScan; i-- {
+		q := o.frames[i]
+		if q.Token == nil {
+			return 0, false
+		}
+		if q.Token.Stream != tok.Stream || q.Channel != f.Channel {
+			continue
+		}
+		if q.Token.Done || tok.Seq <= q.Token.Seq || q.Event != f.Event ||
+			len(q.Token.Delta)+len(tok.Delta) > coalesceMaxDelta {
+			return 0, false
+		}
+		merged := protocol.MergeTokens(q, f)
+		grow := merged.Size() - q.Size()
+		if hard > 0 && o.bytes+grow > hard {
+			return pushOverflow, true
+		}
+		o.frames[i] = merged
+		o.bytes += grow
+		return pushedMerged, true
+	}
+	return 0, false
 }
 
 // take moves up to maxBytes of queued frames (at least one frame) into dst.

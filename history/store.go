@@ -80,13 +80,13 @@ func (s Stream) After(seq int64) (string, bool) {
 // Snapshot is the event a new subscriber gets for the stream: the whole
 // text so far, or, after a resume from seq, what followed it.
 func (s Stream) Snapshot(channel string, resume *protocol.Resume) *protocol.Frame {
-	data := protocol.TokenData(s.ID, s.Seq, s.Text, true, s.Done)
+	tok := &protocol.Token{Stream: s.ID, Seq: s.Seq, Delta: s.Text, Done: s.Done, Whole: true}
 	if resume != nil && resume.StreamID() == s.ID {
 		if rest, ok := s.After(resume.Seq); ok {
-			data = protocol.TokenData(s.ID, s.Seq, rest, false, s.Done)
+			tok.Delta, tok.Whole = rest, false
 		}
 	}
-	f := protocol.NewFrame(s.Event, channel, data, protocol.DataString, "")
-	f.Token = &protocol.Token{Stream: s.ID, Seq: s.Seq, Done: s.Done}
+	f := protocol.NewFrame(s.Event, channel, protocol.TokenData(tok.Stream, tok.Seq, tok.Delta, tok.Whole, tok.Done), protocol.DataString, "")
+	f.Token = tok
 	return f
 }

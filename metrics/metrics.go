@@ -17,6 +17,7 @@ type Metrics struct {
 	messagesIn         *prometheus.CounterVec
 	messagesOut        *prometheus.CounterVec
 	slowConsumerCloses *prometheus.CounterVec
+	tokensCoalesced    *prometheus.CounterVec
 	ingestPublished    *prometheus.CounterVec
 	ingestMalformed    *prometheus.CounterVec
 
@@ -38,6 +39,7 @@ func New() *Metrics {
 	m.messagesIn = f.counterVec("quaver_messages_in_total", "Messages received from clients.", "app")
 	m.messagesOut = f.counterVec("quaver_messages_out_total", "Frames queued to clients.", "app")
 	m.slowConsumerCloses = f.counterVec("quaver_slow_consumer_closes_total", "Connections closed with 4100 because their outbox passed the hard limit.", "app")
+	m.tokensCoalesced = f.counterVec("quaver_tokens_coalesced_total", "Token events merged into a queued token event of their stream for a client past the outbox soft limit.", "app")
 	m.ingestPublished = f.counterVec("quaver_ingest_entries_total", "Redis Stream ingest entries published to channels.", "app")
 	m.ingestMalformed = f.counterVec("quaver_ingest_malformed_total", "Redis Stream ingest entries skipped because they break the rules.", "app")
 	m.redisUp = f.gauge("quaver_redis_up", "1 while this node reaches Redis, 0 while it does not.")

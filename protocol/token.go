@@ -23,6 +23,9 @@ type Token struct {
 	Seq    int64
 	Delta  string
 	Done   bool
+	// Whole marks the "text" form: Delta then holds the whole text up to
+	// Seq.
+	Whole bool
 }
 
 // ParseToken reads a token from event data, reporting false when the data
@@ -63,4 +66,18 @@ func TokenData(stream string, seq int64, text string, whole, done bool) string {
 		b = append(b, `,"done":true`...)
 	}
 	return string(append(b, '}'))
+}
+
+// MergeTokens returns one token event carrying a followed by b, two
+// consecutive token events of one stream: the deltas concatenated, b's seq
+// and done. A slow client gets the same text in one frame instead of two.
+// Fields a producer added beyond the convention are not carried over.
+func MergeTokens(a, b *Frame) *Frame {
+	ta, tb := a.Token, b.Token
+	tok := &Token{Stream: ta.Stream, Seq: tb.Seq, Delta: ta.Delta + tb.Delta, Done: tb.Done, Whole: ta.Whole}
+	f := NewFrame(a.Event, a.Channel, TokenData(tok.Stream, tok.Seq, tok.Delta, tok.Whole, tok.Done), DataString, a.UserID)
+	f.Token = tok
+	// The merged event is as late as its oldest part.
+	f.Ingested = a.Ingested
+	return f
 }

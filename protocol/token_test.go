@@ -51,3 +51,46 @@ func TestTokenData(t *testing.T) {
 		}
 	}
 }
+
+func TestMergeTokens(t *testing.T) {
+	token := func(data string) *Frame {
+		f := NewFrame("token", "ai-1", data, DataString, "")
+		f.Token, _ = ParseToken(data)
+		f.Ingested = int64(len(data))
+		return f
+	}
+	tests := []struct {
+		name string
+		a, b *Frame
+		want string
+	}{
+		{"deltas", token(`{"stream":"s","seq":3,"delta":"Hel"}`), token(`{"stream":"s","seq":4,"delta":"lo"}`),
+			`{"stream":"s","seq":4,"delta":"Hello"}`},
+		{"into the end", token(`{"stream":7,"seq":3,"delta":"a\"b"}`), token(`{"stream":7,"seq":4,"done":true}`),
+			`{"stream":7,"seq":4,"delta":"a\"b","done":true}`},
+		{"into a snapshot", func() *Frame {
+			f := NewFrame("token", "ai-1", TokenData(`"s"`, 9, "Hello", true, false), DataString, "")
+			f.Token = &Token{Stream: `"s"`, Seq: 9, Delta: "Hello", Whole: true}
+			return f
+		}(), token(`{"stream":"s","seq":10,"delta":", wörld"}`),
+			`{"stream":"s","seq":10,"text":"Hello, wörld"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := MergeTokens(tt.a, tt.b)
+			if m.Data != tt.want {
+				t.Fatalf("data %s, want %s", m.Data, tt.want)
+			}
+			back, ok := ParseToken(m.Data)
+			if !ok || back.Seq != m.Token.Seq || back.Done != m.Token.Done || (!m.Token.Whole && back.Delta != m.Token.Delta) {
+				t.Fatalf("merged token %+v does not match its data %s", m.Token, m.Data)
+			}
+			if m.Ingested != tt.a.Ingested || m.Event != "token" || m.Channel != "ai-1" {
+				t.Fatalf("merged frame %+v", m)
+			}
+			if string(m.JSON) != string(NewFrame("token", "ai-1", tt.want, DataString, "").JSON) {
+				t.Fatalf("JSON %s", m.JSON)
+			}
+		})
+	}
+}
