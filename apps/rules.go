@@ -33,6 +33,20 @@ type ChannelRule struct {
 	// cluster-wide, before a "vacated" signal is appended to the app's
 	// signal stream; 0 sends none.
 	VacatedGrace time.Duration
+	// PaceTokens and PaceChars pace the channel's token events: released
+	// to this node's subscribers at no more than PaceTokens tokens and
+	// PaceChars characters (runes of the delta) per second, so a burst
+	// from the model reaches clients at a steady cadence. The first token
+	// after a pause goes out at once; other events keep their place
+	// behind the tokens queued before them. 0 leaves that bound off; both
+	// 0 (the default) is no pacing. Pacing needs Tokens.
+	PaceTokens int
+	PaceChars  int
+}
+
+// Paced reports whether r paces its channels' tokens; r may be nil.
+func (r *ChannelRule) Paced() bool {
+	return r != nil && r.Tokens && (r.PaceTokens > 0 || r.PaceChars > 0)
 }
 
 // Rule returns the rule with the longest prefix matching channel, or nil.

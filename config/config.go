@@ -139,6 +139,12 @@ type App struct {
 
 // ChannelRule configures the channels starting with Prefix; see
 // apps.ChannelRule for the meaning of each field.
+//
+// PaceTokens (pace_tokens, tokens per second) and PaceChars (pace_chars,
+// characters of the tokens' delta text per second) release a bursty token
+// stream to subscribers at a steady cadence instead of all at once; when
+// both are set, both bound. 0 (the default) leaves pacing off. They must
+// not be negative and need Tokens.
 type ChannelRule struct {
 	Prefix       string  `yaml:"prefix"`
 	Tokens       bool    `yaml:"tokens"`
@@ -148,6 +154,8 @@ type ChannelRule struct {
 	Inbound      bool    `yaml:"inbound"`
 	InboundRate  int     `yaml:"inbound_rate"`
 	VacatedGrace Seconds `yaml:"vacated_grace"`
+	PaceTokens   int     `yaml:"pace_tokens"`
+	PaceChars    int     `yaml:"pace_chars"`
 }
 
 // Seconds is a duration written in YAML and env as a number of seconds.

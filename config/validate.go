@@ -100,6 +100,12 @@ func (cfg *Config) Validate() error {
 			if r.History < 0 || r.Retain < 0 || r.InboundRate < 0 || r.VacatedGrace < 0 {
 				add("%s: history, retain, inbound_rate and vacated_grace must not be negative", rf("prefix"))
 			}
+			if r.PaceTokens < 0 || r.PaceChars < 0 {
+				add("%s: pace_tokens and pace_chars must not be negative", rf("prefix"))
+			}
+			if (r.PaceTokens > 0 || r.PaceChars > 0) && !r.Tokens {
+				add("%s: pace_tokens and pace_chars need tokens: true (pacing applies to token events)", rf("prefix"))
+			}
 			if r.Replay && r.History == 0 {
 				add("%s: replay needs history", rf("replay"))
 			}

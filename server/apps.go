@@ -34,7 +34,7 @@ func appsFrom(list []config.App) []apps.App {
 			out[i].Channels = append(out[i].Channels, apps.ChannelRule{
 				Prefix: r.Prefix, Tokens: r.Tokens, History: r.History, Replay: r.Replay,
 				Retain: r.Retain.Duration(), Inbound: r.Inbound, InboundRate: r.InboundRate,
-				VacatedGrace: r.VacatedGrace.Duration(),
+				VacatedGrace: r.VacatedGrace.Duration(), PaceTokens: r.PaceTokens, PaceChars: r.PaceChars,
 			})
 		}
 	}
