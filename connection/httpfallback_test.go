@@ -629,3 +629,35 @@ func TestParsePath(t *testing.T) {
 		}
 	}
 }
+
+// A session whose client is gone does not hold a shutdown for the session
+// timeout: once closed, it waits only a moment for a request to carry the
+// close, even with frames queued for it.
+func TestFallbackShutdownDetached(t *testing.T) {
+	ft := newFallbackTest(t, HTTPFallbackOptions{SessionTimeout: time.Minute})
+	s := ft.openStream("away0000", nil)
+	s.next()
+	id := socketID(t, s.next())
+	ft.send("away0000", subscribeMessage("news", nil))
+	s.nextEvents()
+	s.abort()
+	eventually(t, "the stream is detached", func() bool {
+		ses := ft.f.lookup(ft.h.app.Key + "/123/away0000")
+		ses.mu.Lock()
+		defer ses.mu.Unlock()
+		return ses.receiver == nil
+	})
+	ft.h.registry.Broadcast(testAppID, "news", protocol.NewFrame("story", "news", "queued", protocol.DataString, ""), "")
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := ft.h.hub.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("shutdown took %v", d)
+	}
+	if ft.h.hub.Lookup(id) != nil || ft.f.Sessions() != 0 {
+		t.Fatal("the session outlived the shutdown")
+	}
+}

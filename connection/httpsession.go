@@ -81,10 +81,33 @@ func (s *httpSession) finishes() {}
 func (s *httpSession) Wake() {
 	s.mu.Lock()
 	r := s.receiver
+	if r == nil && !s.done {
+		// Nobody writes now: the next push or close wakes again, so that a
+		// close is noticed. A polling client's next poll, due at once,
+		// carries it; a client that is gone must not hold the server's
+		// shutdown for SessionTimeout.
+		if s.conn.out.release() {
+			s.expireAfterLocked(min(closeGrace, s.fallback.opts.SessionTimeout))
+		}
+	}
 	s.mu.Unlock()
 	if r != nil {
 		signal(r.wake)
 	}
+}
+
+// closeGrace is how long a closed session waits for a request to carry its
+// close.
+const closeGrace = time.Second
+
+// release gives up the writer's claim on the outbox without taking
+// anything, so that the next push or close asks for a writer again. It
+// reports whether the connection is closing.
+func (o *outbox) release() (closing bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.writing = false
+	return o.closing != nil
 }
 
 // Abort ends the session at once: the attached request ends without
@@ -146,9 +169,18 @@ func (s *httpSession) detach(r *receiver) {
 		return
 	}
 	s.receiver = nil
+	s.expireAfterLocked(s.fallback.opts.SessionTimeout)
+}
+
+// expireAfterLocked (re)arms the expiry of the detached session. s.mu is
+// held.
+func (s *httpSession) expireAfterLocked(d time.Duration) {
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
 	s.generation++
 	gen := s.generation
-	s.expiry = time.AfterFunc(s.fallback.opts.SessionTimeout, func() { s.expire(gen) })
+	s.expiry = time.AfterFunc(d, func() { s.expire(gen) })
 }
 
 func (s *httpSession) expire(gen uint64) {
