@@ -42,8 +42,11 @@ type fleetConn struct {
 	net     net.Conn // kept so the descriptor stays open
 	fd      int
 	onFrame func(raw []byte)
+	onClose func(code int)
 	pending []byte // the start of a frame split across reads
 	writeMu sync.Mutex
+	// throttle limits the reading (see Fleet.Throttle); unlimited unless set.
+	throttle readThrottle
 }
 
 type fleetReader struct {
@@ -78,11 +81,16 @@ func NewFleet(readers int) (*Fleet, error) {
 // frames, in order, on a reader goroutine (once Run runs); the slice is
 // only valid during the call.
 func (f *Fleet) Dial(ctx context.Context, serverURL, key string, onFrame func(raw []byte)) (int, string, error) {
+	return f.DialWith(ctx, serverURL, key, FleetDialOptions{OnFrame: onFrame})
+}
+
+// DialWith is Dial with the options of one connection.
+func (f *Fleet) DialWith(ctx context.Context, serverURL, key string, o FleetDialOptions) (int, string, error) {
 	u, err := url.Parse(serverURL)
 	if err != nil || u.Scheme != "ws" {
 		return 0, "", fmt.Errorf("client: fleet needs a ws:// URL, not %q", serverURL)
 	}
-	nc, err := f.dialer(u.Hostname()).DialContext(ctx, "tcp", u.Host)
+	nc, err := f.dialer(u.Hostname(), o).DialContext(ctx, "tcp", u.Host)
 	if err != nil {
 		return 0, "", err
 	}
@@ -103,10 +111,11 @@ func (f *Fleet) Dial(ctx context.Context, serverURL, key string, onFrame func(ra
 		return 0, "", err
 	}
 	f.mu.Lock()
-	c := &fleetConn{id: len(f.conns), net: nc, fd: fd, onFrame: onFrame, pending: rest}
+	c := &fleetConn{id: len(f.conns), net: nc, fd: fd, onFrame: o.OnFrame, onClose: o.OnClose, pending: rest}
 	f.conns = append(f.conns, c)
 	f.mu.Unlock()
 	r := f.readers[c.id%len(f.readers)]
+	c.throttle.arm = func(on bool) { r.arm(c, on) }
 	r.mu.Lock()
 	r.byFD[fd] = c
 	r.mu.Unlock()
@@ -125,20 +134,23 @@ const ipBindAddressNoPort = 24
 // port chosen at connect time: tens of thousands of connections from one
 // source address exhaust its ephemeral ports, and the kernel's search for
 // a free one then dominates the cost of connecting.
-func (f *Fleet) dialer(host string) *net.Dialer {
+func (f *Fleet) dialer(host string, o FleetDialOptions) *net.Dialer {
+	d := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) { setSocketOptions(int(fd), o) })
+	}}
 	ip := net.ParseIP(host)
 	if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
-		return &net.Dialer{}
+		return d
 	}
 	n := f.dials.Add(1)
-	return &net.Dialer{
-		LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+n%254))},
-		Control: func(_, _ string, c syscall.RawConn) error {
-			return c.Control(func(fd uintptr) {
-				_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
-			})
-		},
+	d.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+n%254))}
+	d.Control = func(_, _ string, c syscall.RawConn) error {
+		return c.Control(func(fd uintptr) {
+			_ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1)
+			setSocketOptions(int(fd), o)
+		})
 	}
+	return d
 }
 
 // handshake upgrades nc and reads pusher:connection_established. It returns
@@ -345,16 +357,24 @@ func (r *fleetReader) run(ctx context.Context) {
 	}
 }
 
-// read does one read(2) and delivers every complete frame.
+// read does one read(2), as much as the connection's throttle allows, and
+// delivers every complete frame.
 func (r *fleetReader) read(c *fleetConn, scratch []byte) {
+	if n := c.throttle.allowance(len(scratch), time.Now()); n < len(scratch) {
+		if n == 0 {
+			return
+		}
+		scratch = scratch[:n]
+	}
 	m, err := syscall.Read(c.fd, scratch)
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return
 	}
 	if err != nil || m == 0 {
-		r.drop(c)
+		r.drop(c, 0)
 		return
 	}
+	c.throttle.spent(m, time.Now())
 	data := scratch[:m]
 	if len(c.pending) > 0 {
 		c.pending = append(c.pending, data...)
@@ -373,7 +393,11 @@ func (r *fleetReader) read(c *fleetConn, scratch []byte) {
 				c.onFrame(payload)
 			}
 		case 8:
-			r.drop(c)
+			code := 1005
+			if len(payload) >= 2 {
+				code = int(binary.BigEndian.Uint16(payload))
+			}
+			r.drop(c, code)
 			return
 		case 9:
 			_ = c.send(10, payload)
@@ -387,12 +411,17 @@ func (r *fleetReader) read(c *fleetConn, scratch []byte) {
 	}
 }
 
-func (r *fleetReader) drop(c *fleetConn) {
+// drop ends a connection the server closed (code as for OnClose).
+func (r *fleetReader) drop(c *fleetConn, code int) {
+	c.throttle.close()
 	_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	r.mu.Lock()
 	delete(r.byFD, c.fd)
 	r.mu.Unlock()
 	_ = c.net.Close()
+	if c.onClose != nil {
+		c.onClose(code)
+	}
 }
 
 // Close closes every connection and the readers' epoll descriptors.
@@ -402,6 +431,7 @@ func (f *Fleet) Close() {
 	f.conns = nil
 	f.mu.Unlock()
 	for _, c := range conns {
+		c.throttle.close()
 		_ = c.net.Close()
 	}
 	for _, r := range f.readers {
