@@ -21,6 +21,8 @@ type Publisher struct {
 	cache    Cache
 	history  history.Store
 	log      *slog.Logger
+	apps     apps.Store
+	pacer    *pacer
 
 	lastErrorLog atomic.Int64 // Unix nanoseconds
 }
@@ -33,6 +35,11 @@ type Options struct {
 	Cache    Cache
 	History  history.Store
 	Logger   *slog.Logger
+	// Apps finds the channel rule of events that arrive without one (from
+	// other nodes, member events), so paced channels pace them too. It runs
+	// for every such event and must be cheap, as apps.Static's map is. Nil
+	// paces only events published with their Rule.
+	Apps apps.Store
 }
 
 // NewPublisher returns a Publisher over the given registry and broker.
@@ -49,7 +56,9 @@ func NewPublisher(o Options) *Publisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{registry: o.Registry, broker: o.Broker, cache: o.Cache, history: o.History, log: o.Logger}
+	p := &Publisher{registry: o.Registry, broker: o.Broker, cache: o.Cache, history: o.History, log: o.Logger, apps: o.Apps}
+	p.pacer = newPacer(func(app string, f *protocol.Frame, except string) { p.registry.Broadcast(app, f.Channel, f, except) })
+	return p
 }
 
 // Event is one event to publish on one channel.
@@ -111,7 +120,7 @@ func (p *Publisher) broadcast(ctx context.Context, ev Event) {
 			p.logError("caching the last event of a cache channel", ev.App, f.Channel, err)
 		}
 	}
-	p.registry.Broadcast(ev.App, f.Channel, f, ev.Except)
+	p.local(ev.App, f, ev.Except, ev.Rule)
 	if !single {
 		if err := p.broker.Publish(ctx, scaling.Envelope{App: ev.App, Channel: f.Channel, Payload: payload}); err != nil {
 			p.logError("event reached this node only", ev.App, f.Channel, err)
@@ -159,7 +168,7 @@ func (p *Publisher) deliver(env scaling.Envelope) {
 		p.log.Warn("dropping malformed envelope from another node", "app", env.App, "channel", env.Channel, "err", err)
 		return
 	}
-	p.registry.Broadcast(env.App, f.Channel, f, except)
+	p.local(env.App, f, except, nil)
 }
 
 // Snapshot is what a new subscriber to a channel with a rule gets before

@@ -69,7 +69,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		hook.census = s.cluster.census
 	}
 	s.registry = channels.NewRegistry(hook)
-	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Cache: s.cache, History: s.history, Logger: s.log})
+	s.publisher = broadcast.NewPublisher(broadcast.Options{Registry: s.registry, Broker: s.broker, Cache: s.cache, History: s.history, Logger: s.log, Apps: store})
 	hubOptions := connection.Options{
 		Apps:        store,
 		Registry:    s.registry,
