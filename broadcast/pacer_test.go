@@ -660,3 +660,42 @@ func TestPacedLateJoinSnapshot(t *testing.T) {
 	}
 	t.Logf("the late subscriber was sent %d tokens its snapshot already held (seq <= 9), and skipped them", skipped)
 }
+
+// What pacing costs a channel without it, per event from another node
+// (the rule looked up in the app store) against the registry alone.
+func BenchmarkLocalUnpaced(b *testing.B) {
+	store, err := apps.NewStatic([]apps.App{{ID: "app", Key: "key", Secret: "secret", Channels: []apps.ChannelRule{
+		{Prefix: "private-ai-", Tokens: true, PaceTokens: 50},
+		{Prefix: "presence-ai-", Tokens: true},
+	}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := channels.NewRegistry(nil)
+	r.Add("app", "orders", &discard{id: "1.1"})
+	p := NewPublisher(Options{Registry: r, Apps: store})
+	f := eventFrame("orders", "shipped")
+	b.Run("registry", func(b *testing.B) {
+		for b.Loop() {
+			r.Broadcast("app", "orders", f, "2.2")
+		}
+	})
+	b.Run("rule lookup", func(b *testing.B) {
+		for b.Loop() {
+			if a, _ := store.ByID(context.Background(), "app"); a.Rule("orders").Paced() {
+				b.Fatal("paced")
+			}
+		}
+	})
+	b.Run("through local", func(b *testing.B) {
+		for b.Loop() {
+			p.local("app", f, "2.2", nil)
+		}
+	})
+}
+
+// discard is a subscriber that keeps nothing.
+type discard struct{ id string }
+
+func (d *discard) SocketID() string          { return d.id }
+func (d *discard) Send(*protocol.Frame) bool { return true }
