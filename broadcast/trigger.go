@@ -26,6 +26,8 @@ type Trigger struct {
 	Except string
 	// Ingested is when the server received it (Unix nanoseconds).
 	Ingested int64
+	// Source is where it came from, for the latency metrics.
+	Source protocol.Source
 }
 
 // InvalidError says why a trigger breaks the rules; TooLarge marks data
@@ -77,7 +79,7 @@ func (p *Publisher) Trigger(ctx context.Context, app *apps.App, ts ...Trigger) {
 		}
 		for _, ch := range t.Channels {
 			f := protocol.NewFrame(t.Name, ch, t.Data, protocol.DataString, "")
-			f.Ingested = t.Ingested
+			f.Ingested, f.Source = t.Ingested, t.Source
 			evs = append(evs, Event{App: app.ID, Frame: f, Except: t.Except, CacheTTL: app.CacheTTL, Rule: app.Rule(ch)})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
@@ -66,6 +67,7 @@ func (c *Conn) clientEvent(msg protocol.Message) {
 		return
 	}
 	f := protocol.NewFrame(msg.Event, ch, string(data), kind, userID)
+	f.Ingested, f.Source = time.Now().UnixNano(), protocol.SourceClientEvent
 	c.hub.opts.Publisher.Publish(ctx, broadcast.Event{App: c.app.ID, Frame: f, Except: c.id, Rule: c.app.Rule(ch)})
 }
 

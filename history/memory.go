@@ -80,6 +80,7 @@ func recordToken(st *channelState, f *protocol.Frame, until time.Time) {
 	}
 	if s == nil {
 		s = &memStream{Stream: Stream{ID: tok.Stream, Event: f.Event, Seq: tok.Seq - 1}}
+		tok.First = true
 		st.streams = append(st.streams, s)
 		if len(st.streams) > MaxStreams {
 			st.streams = append(st.streams[:0], st.streams[1:]...)

@@ -53,9 +53,11 @@ func (s *Redis) base(app, channel string) string {
 func (s *Redis) Record(ctx context.Context, entries ...Entry) error {
 	if len(entries) == 1 {
 		keys, args := s.recordArgs(entries[0])
-		if err := recordScript.Run(ctx, s.client, keys, args...).Err(); err != nil {
+		n, err := recordScript.Run(ctx, s.client, keys, args...).Int()
+		if err != nil {
 			return fmt.Errorf("history: record: %w", err)
 		}
+		markOpened(entries[0], n)
 		return nil
 	}
 	missing, err := s.recordPipelined(ctx, entries)
@@ -81,6 +83,11 @@ func (s *Redis) recordPipelined(ctx context.Context, entries []Entry) (missing [
 		recordScript.EvalSha(ctx, pipe, keys, args...)
 	}
 	cmds, err := pipe.Exec(ctx)
+	for i, c := range cmds {
+		if n, err := c.(*redis.Cmd).Int(); err == nil {
+			markOpened(entries[i], n)
+		}
+	}
 	if err == nil {
 		return nil, nil
 	}
@@ -92,6 +99,14 @@ func (s *Redis) recordPipelined(ctx context.Context, entries []Entry) (missing [
 		}
 	}
 	return missing, nil
+}
+
+// markOpened marks a token that opened its stream: the record script
+// answers 2 for it.
+func markOpened(e Entry, reply int) {
+	if reply == 2 && e.Frame.Token != nil {
+		e.Frame.Token.First = true
+	}
 }
 
 func (s *Redis) recordArgs(e Entry) (keys []string, args []any) {

@@ -22,8 +22,9 @@ type Store interface {
 	// token (Frame.Token set) extends its stream; with Rule.History, every
 	// event joins the channel's last events. Tokens whose seq is not above
 	// the stream's last (repeats from an at-least-once producer) are
-	// ignored. Giving many entries at once lets the Redis store record them
-	// in one round trip.
+	// ignored. A token that opens its stream is marked Token.First. Giving
+	// many entries at once lets the Redis store record them in one round
+	// trip.
 	Record(ctx context.Context, entries ...Entry) error
 	// Streams returns the channel's retained token streams, oldest first.
 	Streams(ctx context.Context, app, channel string) ([]Stream, error)

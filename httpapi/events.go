@@ -10,6 +10,7 @@ import (
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
+	"github.com/quaver-dev/quaver/protocol"
 )
 
 // event is one event of a trigger or batch request. Data is kept raw so that
@@ -121,7 +122,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 // validate decodes one event's data and applies the Pusher rules and the
 // app's limits to it.
 func validate(app *apps.App, ev event, maxChannels int) (validated, *apiError) {
-	v := validated{Trigger: broadcast.Trigger{Name: ev.Name, Channels: ev.Channels, Except: ev.SocketID}, info: ev.Info}
+	v := validated{Trigger: broadcast.Trigger{Name: ev.Name, Channels: ev.Channels, Except: ev.SocketID, Source: protocol.SourceAPI}, info: ev.Info}
 	if ev.Channel != "" {
 		v.Channels = append(v.Channels, ev.Channel)
 	}

@@ -42,8 +42,41 @@ type Frame struct {
 	// Ingested is when the event entered the server (Unix nanoseconds), for
 	// ingest-to-socket latency; zero when unknown.
 	Ingested int64
+	// Source is where the event came from, for the latency metrics.
+	Source Source
 
 	encoded [MaxEncodings]atomic.Pointer[[]byte]
+	written atomic.Bool
+}
+
+// Source is how an event entered the server.
+type Source uint8
+
+// The sources of events.
+const (
+	SourceServer      Source = iota // made by the server (member_added, ...)
+	SourceAPI                       // the HTTP API
+	SourceStream                    // a Redis Stream ingest entry
+	SourceClientEvent               // a client event
+)
+
+// String names the source as the metrics label it.
+func (s Source) String() string {
+	switch s {
+	case SourceAPI:
+		return "api"
+	case SourceStream:
+		return "redis_stream"
+	case SourceClientEvent:
+		return "client_event"
+	}
+	return "server"
+}
+
+// FirstWrite reports true once per frame: for the first recipient whose
+// transport writes it on this node. Time to first token is measured there.
+func (f *Frame) FirstWrite() bool {
+	return !f.written.Load() && f.written.CompareAndSwap(false, true)
 }
 
 // NewFrame builds a frame and its JSON text.

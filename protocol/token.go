@@ -15,7 +15,9 @@ import (
 // The last form is what Quaver sends a subscriber who arrives while the
 // stream runs (or comes back): a client replaces its text with it, appends
 // each later delta, and ignores any seq it has already seen. The server
-// parses tokens only on channels configured for them.
+// parses tokens only on channels configured for them. A producer may add
+// "requested_at" (Unix milliseconds, when the user asked) to the first
+// token, for the time-to-first-token metric.
 type Token struct {
 	// Stream is the stream id as JSON (a string with its quotes, or a
 	// number), so it is sent back exactly as the producer wrote it.
@@ -26,6 +28,12 @@ type Token struct {
 	// Whole marks the "text" form: Delta then holds the whole text up to
 	// Seq.
 	Whole bool
+	// First marks the token that opened its stream (set by the history
+	// store when it records it), for time-to-first-token.
+	First bool
+	// RequestedAt is when the user asked for the stream (Unix
+	// milliseconds), if the producer said so with "requested_at".
+	RequestedAt int64
 }
 
 // ParseToken reads a token from event data, reporting false when the data
@@ -36,6 +44,8 @@ func ParseToken(data string) (*Token, bool) {
 		Seq    *int64          `json:"seq"`
 		Delta  string          `json:"delta"`
 		Done   bool            `json:"done"`
+		// A number of milliseconds; anything else is ignored.
+		RequestedAt json.RawMessage `json:"requested_at"`
 	}
 	if json.Unmarshal([]byte(data), &t) != nil || t.Seq == nil || len(t.Stream) == 0 {
 		return nil, false
@@ -44,7 +54,11 @@ func ParseToken(data string) (*Token, bool) {
 	if id[0] != '"' && (id[0] < '0' || id[0] > '9') && id[0] != '-' {
 		return nil, false
 	}
-	return &Token{Stream: string(id), Seq: *t.Seq, Delta: t.Delta, Done: t.Done}, true
+	tok := &Token{Stream: string(id), Seq: *t.Seq, Delta: t.Delta, Done: t.Done}
+	if ms, err := strconv.ParseFloat(string(t.RequestedAt), 64); err == nil && ms > 0 {
+		tok.RequestedAt = int64(ms)
+	}
+	return tok, true
 }
 
 // TokenData builds token event data: a delta (piece of text) or, with
@@ -78,6 +92,6 @@ func MergeTokens(a, b *Frame) *Frame {
 	f := NewFrame(a.Event, a.Channel, TokenData(tok.Stream, tok.Seq, tok.Delta, tok.Whole, tok.Done), DataString, a.UserID)
 	f.Token = tok
 	// The merged event is as late as its oldest part.
-	f.Ingested = a.Ingested
+	f.Ingested, f.Source = a.Ingested, a.Source
 	return f
 }

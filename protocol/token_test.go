@@ -20,6 +20,8 @@ func TestParseToken(t *testing.T) {
 		{"object stream", `{"stream":{},"seq":1}`, nil},
 		{"not json", `hello`, nil},
 		{"string seq", `{"stream":"s","seq":"1"}`, nil},
+		{"request time", `{"stream":"s","seq":0,"delta":"x","requested_at":1764806400123}`, &Token{Stream: `"s"`, Delta: "x", RequestedAt: 1764806400123}},
+		{"request time not a number", `{"stream":"s","seq":0,"requested_at":"yesterday"}`, &Token{Stream: `"s"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

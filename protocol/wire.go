@@ -10,10 +10,17 @@ var ErrBadWire = errors.New("protocol: malformed frame payload")
 
 const wireVersion = 1
 
-// Flags in the wire form.
+// Flags in the wire form. Bits 4-5 hold the frame's Source. A reader
+// ignores flags it does not know, so a node may add one without breaking
+// older nodes during a rolling upgrade; what follows a flag's field is
+// appended after the fields older nodes read.
 const (
 	wireHasToken = 1 << iota
 	wireTokenDone
+	wireTokenFirst
+	wireTokenRequested // the token's RequestedAt follows its delta
+	wireSourceShift    = 4
+	wireSourceMask     = 3 << wireSourceShift
 )
 
 // MarshalFrame encodes f, and the socket id to exclude from delivery, into
@@ -24,11 +31,17 @@ func MarshalFrame(f *Frame, except string) []byte {
 		n += 16 + len(f.Token.Stream) + len(f.Token.Delta)
 	}
 	b := make([]byte, 0, n+5*binary.MaxVarintLen64)
-	var flags byte
-	if f.Token != nil {
+	flags := byte(f.Source) << wireSourceShift & wireSourceMask
+	if t := f.Token; t != nil {
 		flags |= wireHasToken
-		if f.Token.Done {
+		if t.Done {
 			flags |= wireTokenDone
+		}
+		if t.First {
+			flags |= wireTokenFirst
+		}
+		if t.RequestedAt != 0 {
+			flags |= wireTokenRequested
 		}
 	}
 	b = append(b, wireVersion, byte(f.Kind), flags)
@@ -42,6 +55,9 @@ func MarshalFrame(f *Frame, except string) []byte {
 		for _, s := range [...]string{f.Token.Stream, f.Token.Delta} {
 			b = binary.AppendUvarint(b, uint64(len(s)))
 			b = append(b, s...)
+		}
+		if f.Token.RequestedAt != 0 {
+			b = binary.AppendVarint(b, f.Token.RequestedAt)
 		}
 	}
 	return b
@@ -63,9 +79,12 @@ func UnmarshalFrame(b []byte) (f *Frame, except string, err error) {
 	}
 	var tok *Token
 	if flags&wireHasToken != 0 {
-		tok = &Token{Seq: r.varint(), Done: flags&wireTokenDone != 0}
+		tok = &Token{Seq: r.varint(), Done: flags&wireTokenDone != 0, First: flags&wireTokenFirst != 0}
 		tok.Stream = r.string()
 		tok.Delta = r.string()
+		if flags&wireTokenRequested != 0 {
+			tok.RequestedAt = r.varint()
+		}
 	}
 	if r.err || kind > DataRaw {
 		return nil, "", ErrBadWire
@@ -73,6 +92,7 @@ func UnmarshalFrame(b []byte) (f *Frame, except string, err error) {
 	f = NewFrame(s[0], s[1], s[2], kind, s[3])
 	f.Token = tok
 	f.Ingested = ingested
+	f.Source = Source(flags & wireSourceMask >> wireSourceShift)
 	return f, s[4], nil
 }
 

@@ -13,7 +13,7 @@ import (
 func sameFrame(t *testing.T, got, want *protocol.Frame) {
 	t.Helper()
 	if got.Event != want.Event || got.Channel != want.Channel || got.Data != want.Data ||
-		got.Kind != want.Kind || got.UserID != want.UserID || got.Ingested != want.Ingested {
+		got.Kind != want.Kind || got.UserID != want.UserID || got.Ingested != want.Ingested || got.Source != want.Source {
 		t.Fatalf("frame fields differ:\n got %+v\nwant %+v", got, want)
 	}
 	if (got.Token == nil) != (want.Token == nil) || (got.Token != nil && *got.Token != *want.Token) {
@@ -27,6 +27,7 @@ func sameFrame(t *testing.T, got, want *protocol.Frame) {
 func TestMarshalFrameRoundTrip(t *testing.T) {
 	withToken := func(f *protocol.Frame, tok protocol.Token) *protocol.Frame { f.Token = &tok; return f }
 	withIngested := func(f *protocol.Frame, at int64) *protocol.Frame { f.Ingested = at; return f }
+	withSource := func(f *protocol.Frame, s protocol.Source) *protocol.Frame { f.Source = s; return f }
 	tests := []struct {
 		name   string
 		frame  *protocol.Frame
@@ -43,6 +44,10 @@ func TestMarshalFrameRoundTrip(t *testing.T) {
 		{"negative ingested", withIngested(protocol.NewFrame("e", "c", "d", protocol.DataString, ""), -5), ""},
 		{"token", withToken(protocol.NewFrame("token", "private-ai", `{"delta":"hi"}`, protocol.DataString, ""), protocol.Token{Stream: "s1", Seq: 42, Delta: "hi"}), ""},
 		{"token done", withToken(protocol.NewFrame("token", "private-ai", `{"done":true}`, protocol.DataString, ""), protocol.Token{Stream: "s1", Seq: 43, Done: true}), "9.9"},
+		{"first token with request time", withToken(withSource(protocol.NewFrame("token", "ai", `{}`, protocol.DataString, ""), protocol.SourceStream),
+			protocol.Token{Stream: "s1", Delta: "a", First: true, RequestedAt: 1764806400123}), ""},
+		{"client event", withSource(protocol.NewFrame("client-x", "private-a", `{}`, protocol.DataRaw, "u"), protocol.SourceClientEvent), ""},
+		{"api", withSource(protocol.NewFrame("e", "c", "d", protocol.DataString, ""), protocol.SourceAPI), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

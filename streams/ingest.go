@@ -13,6 +13,7 @@ import (
 
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
+	"github.com/quaver-dev/quaver/protocol"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -237,7 +238,7 @@ func (in *Ingest) publish(ctx context.Context, app *apps.App, key string, entrie
 // entry's own time (its id), so ingest latency includes the stream.
 func triggerFrom(e redis.XMessage) (broadcast.Trigger, error) {
 	str := func(name string) string { s, _ := e.Values[name].(string); return s }
-	t := broadcast.Trigger{Name: str("event"), Data: str("data"), Except: str("socket_id")}
+	t := broadcast.Trigger{Name: str("event"), Data: str("data"), Except: str("socket_id"), Source: protocol.SourceStream}
 	if ch := str("channel"); ch != "" {
 		t.Channels = []string{ch}
 	}

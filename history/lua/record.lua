@@ -10,12 +10,15 @@
 -- ARGV[9] history size      ARGV[10] the event, marshalled
 -- ARGV[11] max streams      ARGV[12] max text bytes
 -- ARGV[13] the key prefix of the channel's per-stream keys
+-- Returns 2 when the token opened its stream, 1 otherwise.
 local retain = tonumber(ARGV[1])
+local opened = 1
 if ARGV[2] == '1' then
   local seq = tonumber(ARGV[4])
   local cur = redis.call('HGET', KEYS[2], 'seq')
   if not cur or tonumber(cur) < seq then
     if not cur then
+      opened = 2
       redis.call('HSET', KEYS[2], 'event', ARGV[7])
       redis.call('ZADD', KEYS[1], 'NX', ARGV[8], ARGV[3])
       local n = redis.call('ZCARD', KEYS[1])
@@ -49,4 +52,4 @@ if size > 0 then
   redis.call('LTRIM', KEYS[5], -size, -1)
   redis.call('PEXPIRE', KEYS[5], retain)
 end
-return 1
+return opened

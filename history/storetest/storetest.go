@@ -25,6 +25,7 @@ func Run(t *testing.T, newStore func(t *testing.T) history.Store) {
 		"ChannelsAndAppsSeparate": testSeparate,
 		"Expiry":                  testExpiry,
 		"BatchInOrder":            testBatch,
+		"FirstTokenMarked":        testFirst,
 	}
 	for name, f := range cases {
 		t.Run(name, func(t *testing.T) { f(t, newStore(t)) })
@@ -202,6 +203,11 @@ func testBatch(t *testing.T, s history.Store) {
 	if err := s.Record(context.Background(), batch...); err != nil {
 		t.Fatal(err)
 	}
+	for i, e := range batch {
+		if opener := i < 2; e.Frame.Token != nil && e.Frame.Token.First != opener {
+			t.Fatalf("entry %d (%s): First %v", i, e.Frame.Data, e.Frame.Token.First)
+		}
+	}
 	if got := streams(t, s, "app", "private-ai-1"); len(got) != 1 || got[0].Text != "abc" || got[0].Seq != 2 {
 		t.Fatalf("channel 1 streams %+v", got)
 	}
@@ -222,5 +228,24 @@ func testBatch(t *testing.T, s history.Store) {
 	}
 	if fmt.Sprint(events) != fmt.Sprint(want) {
 		t.Fatalf("channel 1 recent events\n%q\nwant (in publish order, the repeat too)\n%q", events, want)
+	}
+}
+
+// testFirst checks that the token opening a stream, and only it, is marked.
+func testFirst(t *testing.T, s history.Store) {
+	const ch = "private-ai-first"
+	var frames []*protocol.Frame
+	for i := range 3 {
+		f := token(ch, `"s"`, int64(i), "x", false)
+		frames = append(frames, f)
+		record(t, s, "app", tokens, f)
+	}
+	again := token(ch, `"s"`, 0, "x", false) // a producer's repeat of the first
+	record(t, s, "app", tokens, again)
+	other := token(ch, `"t"`, 5, "x", false) // a stream may start at any seq
+	record(t, s, "app", tokens, other)
+	if !frames[0].Token.First || frames[1].Token.First || frames[2].Token.First || again.Token.First || !other.Token.First {
+		t.Fatalf("First marks %v %v %v, repeat %v, other stream %v; want only the openers",
+			frames[0].Token.First, frames[1].Token.First, frames[2].Token.First, again.Token.First, other.Token.First)
 	}
 }
