@@ -194,3 +194,17 @@ func (r *Registry) Channels(app, prefix string) map[string]int {
 	}
 	return out
 }
+
+// Occupied returns how many channels of each app have a local subscriber.
+func (r *Registry) Occupied() map[string]int {
+	out := make(map[string]int)
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.RLock()
+		for k := range sh.channels {
+			out[k.app]++
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}

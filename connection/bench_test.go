@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/protocol"
 )
 
@@ -46,9 +48,15 @@ const maxPairs = 8000
 // the real send path (Registry.Broadcast, Conn.Send, the outbox, the writer
 // pool, WebSocket framing, non-blocking write(2) on a socket watched by a
 // poll loop) and counts an op done when every peer has read the frame.
-// The connections use enc, and the frame carries data.
-func benchmarkBroadcastToConns(b *testing.B, n int, enc encoding, data string) {
-	h := newHarness(b)
+// The connections use enc, and the frame carries data. With measured, the
+// hub keeps metrics and the frame is a timed token, so that every delivery
+// is observed as in production.
+func benchmarkBroadcastToConns(b *testing.B, n int, enc encoding, data string, measured bool) {
+	h := newHarness(b, func(_ *apps.App, o *Options) {
+		if measured {
+			o.Metrics = metrics.New()
+		}
+	})
 	pool := newWriterPool(time.Second)
 	loops, err := newPoller(1, time.Second)
 	if err != nil {
@@ -102,6 +110,10 @@ func benchmarkBroadcastToConns(b *testing.B, n int, enc encoding, data string) {
 		subscribe(b, c, "my-channel", "")
 	}
 	f := protocol.NewFrame("order-shipped", "my-channel", data, protocol.DataString, "")
+	if measured {
+		f.Token = &protocol.Token{Stream: `"s"`, Seq: 1, First: true}
+		f.Ingested, f.Source = time.Now().UnixNano(), protocol.SourceStream
+	}
 	frameBytes := int64(len(enc.appendFrame(nil, f)))
 	// Wait for the handshake frames, whose size varies with the socket id.
 	base := int64(0)
@@ -134,24 +146,30 @@ func isClosed(err error) bool {
 const orderData = `{"order":{"id":1,"total":"9.99"}}`
 
 func BenchmarkBroadcastToConns1k(b *testing.B) {
-	benchmarkBroadcastToConns(b, 1_000, encoding{}, orderData)
+	benchmarkBroadcastToConns(b, 1_000, encoding{}, orderData, false)
+}
+
+// With the delivery metrics a production node keeps: latency, time to
+// first token and token gaps observed for every delivery.
+func BenchmarkBroadcastToConns1kMeasured(b *testing.B) {
+	benchmarkBroadcastToConns(b, 1_000, encoding{}, orderData, true)
 }
 
 func BenchmarkBroadcastToConns10k(b *testing.B) {
-	benchmarkBroadcastToConns(b, 10_000, encoding{}, orderData)
+	benchmarkBroadcastToConns(b, 10_000, encoding{}, orderData, false)
 }
 
 func BenchmarkBroadcastToConns1kMsgpack(b *testing.B) {
-	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true}, orderData)
+	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true}, orderData, false)
 }
 
 // The deflate benchmarks send a 2 KiB event, which is compressed.
 func BenchmarkBroadcastToConns1kDeflate(b *testing.B) {
-	benchmarkBroadcastToConns(b, 1_000, encoding{deflate: newDeflater(512)}, largeOrderData())
+	benchmarkBroadcastToConns(b, 1_000, encoding{deflate: newDeflater(512)}, largeOrderData(), false)
 }
 
 func BenchmarkBroadcastToConns1kMsgpackDeflate(b *testing.B) {
-	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true, deflate: newDeflater(512)}, largeOrderData())
+	benchmarkBroadcastToConns(b, 1_000, encoding{msgpack: true, deflate: newDeflater(512)}, largeOrderData(), false)
 }
 
 func largeOrderData() string {

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/presence"
 	"github.com/quaver-dev/quaver/protocol"
 	"golang.org/x/time/rate"
@@ -20,6 +22,15 @@ type Conn struct {
 	transport Transport
 
 	out outbox
+
+	// delivery records the app's delivery metrics; lastToken is the
+	// stream and time of the last token written, for the gap between
+	// tokens. Only the writer of the moment touches lastToken.
+	delivery  *metrics.Delivery
+	lastToken struct {
+		stream string
+		at     int64
+	}
 
 	// receive serialises inbound messages: a WebSocket has one reader, but
 	// HTTP fallback sends may arrive concurrently.
@@ -119,7 +130,40 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 // nil Closing means the outbox is drained and the writer may stop; a
 // non-nil Closing means the transport must send it and end.
 func (c *Conn) Take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *Closing) {
-	return c.out.take(dst, maxBytes)
+	n := len(dst)
+	dst, closing := c.out.take(dst, maxBytes)
+	if c.delivery != nil && len(dst) > n {
+		c.measure(dst[n:])
+	}
+	return dst, closing
+}
+
+// measure records the delivery metrics of frames about to be written: the
+// writer calls Take right before it writes.
+func (c *Conn) measure(frames []*protocol.Frame) {
+	c.delivery.Written(len(frames))
+	var now int64
+	for _, f := range frames {
+		if f.Ingested == 0 {
+			continue // made here (replies, snapshots): nothing to time
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		c.delivery.Latency(uint8(f.Source), time.Duration(now-f.Ingested))
+		t := f.Token
+		if t == nil {
+			continue
+		}
+		if t.First && f.FirstWrite() {
+			fromRequest := time.Duration(now - t.RequestedAt*int64(time.Millisecond))
+			c.delivery.FirstToken(time.Duration(now-f.Ingested), fromRequest, t.RequestedAt != 0)
+		}
+		if c.lastToken.stream == t.Stream {
+			c.delivery.TokenGap(time.Duration(now - c.lastToken.at))
+		}
+		c.lastToken.stream, c.lastToken.at = t.Stream, now
+	}
 }
 
 // Touch records inbound activity (any message, ping or pong) for heartbeats.

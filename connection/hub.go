@@ -133,7 +133,7 @@ func (h *Hub) Admit(app *apps.App, t Transport) (*Conn, *protocol.Error) {
 		count.Add(-1)
 		return nil, protocol.ErrOverQuota
 	}
-	c := &Conn{hub: h, app: app, transport: t}
+	c := &Conn{hub: h, app: app, transport: t, delivery: h.opts.Metrics.Delivery(app.ID)}
 	if _, ok := t.(finisher); ok {
 		h.ending.Add(1)
 	}
@@ -341,4 +341,15 @@ func (h *Hub) PresenceEntries() []presence.Entry {
 		}
 	})
 	return out
+}
+
+// OutboxBytes returns the bytes queued for clients, in all and for the
+// connection furthest behind.
+func (h *Hub) OutboxBytes() (total, largest int) {
+	h.each(func(c *Conn) {
+		n := c.out.pending()
+		total += n
+		largest = max(largest, n)
+	})
+	return total, largest
 }

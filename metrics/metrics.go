@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"net/http"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,6 +27,9 @@ type Metrics struct {
 	redisReconnects      prometheus.Counter
 	redisOutageSeconds   prometheus.Counter
 	redisDroppedPresence prometheus.Counter
+
+	delivery   deliveryCollectors
+	deliveries sync.Map // app id → *Delivery
 }
 
 // New registers the collectors on a fresh registry (plus the Go and
@@ -37,11 +41,12 @@ func New() *Metrics {
 	m.connections = f.gaugeVec("quaver_connections", "Open client connections.", "app", "transport")
 	m.connectionsTotal = f.counterVec("quaver_connections_total", "Client connections accepted.", "app", "transport")
 	m.messagesIn = f.counterVec("quaver_messages_in_total", "Messages received from clients.", "app")
-	m.messagesOut = f.counterVec("quaver_messages_out_total", "Frames queued to clients.", "app")
+	m.messagesOut = f.counterVec("quaver_messages_out_total", "Frames written to clients.", "app")
 	m.slowConsumerCloses = f.counterVec("quaver_slow_consumer_closes_total", "Connections closed with 4100 because their outbox passed the hard limit.", "app")
 	m.tokensCoalesced = f.counterVec("quaver_tokens_coalesced_total", "Token events merged into a queued token event of their stream for a client past the outbox soft limit.", "app")
 	m.ingestPublished = f.counterVec("quaver_ingest_entries_total", "Redis Stream ingest entries published to channels.", "app")
 	m.ingestMalformed = f.counterVec("quaver_ingest_malformed_total", "Redis Stream ingest entries skipped because they break the rules.", "app")
+	m.delivery = newDeliveryCollectors(f)
 	m.redisUp = f.gauge("quaver_redis_up", "1 while this node reaches Redis, 0 while it does not.")
 	m.redisPublishErrors = f.counter("quaver_redis_publish_errors_total", "Events delivered locally but not sent to other nodes because Redis failed.")
 	m.redisReconnects = f.counter("quaver_redis_reconnects_total", "Times this node re-established its Redis subscriptions.")
@@ -82,4 +87,10 @@ func (f factory) counterVec(name, help string, labels ...string) *prometheus.Cou
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	f.r.MustRegister(c)
 	return c
+}
+
+func (f factory) histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	f.r.MustRegister(h)
+	return h
 }

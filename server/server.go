@@ -86,6 +86,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.setupStreams(hook, &hubOptions)
 	}
 	s.hub = connection.NewHub(hubOptions)
+	s.metrics.Watch(func() metrics.State {
+		total, largest := s.hub.OutboxBytes()
+		return metrics.State{Channels: s.registry.Occupied(), OutboxBytes: total, OutboxLargest: largest}
+	})
 	maxMessage := 0
 	for _, a := range appsFrom(cfg.Apps) {
 		a.Defaults()
