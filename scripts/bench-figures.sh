@@ -11,6 +11,7 @@ make build >/dev/null
 only="${1:-}"
 port=18080
 url="http://127.0.0.1:$port"
+redis_port=16399
 
 scenarios=(
   "idle-19000|idle --conns 19000 --settle 10s"
@@ -19,16 +20,24 @@ scenarios=(
   "fanout-5000x80|fanout --subs 5000 --rate 80 --duration 20s"
   "streams-500x20|streams --streams 500 --tps 20 --duration 20s"
   "streams-500x20-batch10|streams --streams 500 --tps 20 --batch 10 --duration 20s"
+  # Through a Redis Stream: a fresh redis-server shares CPU 0 with the server.
+  "streams-ingest-1000x20|streams --streams 1000 --tps 20 --duration 20s --ingest redis://127.0.0.1:$redis_port"
 )
 
 for s in "${scenarios[@]}"; do
   name="${s%%|*}"; args="${s#*|}"
   [[ -z "$only" || "$name" == *"$only"* ]] || continue
-  taskset -c 0 ./bin/quaver start --port "$port" >/dev/null 2>&1 &
+  extra=()
+  if [[ "$args" == *--ingest* ]]; then
+    taskset -c 0 redis-server --port "$redis_port" --save '' --appendonly no --daemonize yes --logfile /dev/null
+    extra=(--redis-url "redis://127.0.0.1:$redis_port")
+  fi
+  taskset -c 0 ./bin/quaver start --port "$port" "${extra[@]}" >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -fs "$url/up" >/dev/null 2>&1 && break; sleep 0.05; done
   echo "== $name: taskset -c 1 quaver bench $args --url $url --pid <server> --json"
   # shellcheck disable=SC2086
   taskset -c 1 ./bin/quaver bench $args --url "$url" --pid "$server" --json 2>/dev/null
   kill "$server"; wait "$server" 2>/dev/null || true
+  if [[ ${#extra[@]} -gt 0 ]]; then redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; fi
 done
