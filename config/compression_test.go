@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/quaver-dev/quaver/config"
@@ -26,23 +25,9 @@ func TestCompression(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := config.Sources{Env: tt.env}
-			if tt.yaml != "" {
-				src.File = write(t, "quaver.yaml", tt.yaml)
-			}
-			cfg, err := config.Load(src)
-			if err == nil {
-				withApp := config.WithDevApp(cfg)
-				err = withApp.Validate()
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
-				}
+			cfg, ok := loadChecked(t, tt.yaml, tt.env, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if cfg.Compression != tt.want {
 				t.Fatalf("compression %+v, want %+v", cfg.Compression, tt.want)

@@ -22,6 +22,33 @@ func write(t *testing.T, name, content string) string {
 	return path
 }
 
+// loadChecked loads a configuration from yaml (none when empty) and env,
+// adds the development app when it has none, and validates it. With
+// wantErr set it checks that loading or validation failed mentioning it,
+// and reports false.
+func loadChecked(t *testing.T, yaml string, env []string, wantErr string) (config.Config, bool) {
+	t.Helper()
+	src := config.Sources{Env: env}
+	if yaml != "" {
+		src.File = write(t, "quaver.yaml", yaml)
+	}
+	cfg, err := config.Load(src)
+	if err == nil {
+		withApp := config.WithDevApp(cfg)
+		err = withApp.Validate()
+	}
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Fatalf("error %v, want one mentioning %q", err, wantErr)
+		}
+		return cfg, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, true
+}
+
 func TestExampleConfig(t *testing.T) {
 	cfg, err := config.Load(config.Sources{File: filepath.Join("..", "testdata", "quaver.example.yaml")})
 	if err != nil {

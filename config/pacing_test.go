@@ -2,7 +2,6 @@ package config_test
 
 import (
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/quaver-dev/quaver/config"
@@ -32,18 +31,9 @@ func TestChannelRulePacing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := config.Load(config.Sources{File: write(t, "quaver.yaml", app+tt.rule)})
-			if err == nil {
-				err = cfg.Validate()
-			}
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
-				}
+			cfg, ok := loadChecked(t, app+tt.rule, nil, tt.wantErr)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			r := cfg.Apps[0].Channels[0]
 			if r.PaceTokens != tt.wantTokens || r.PaceChars != tt.wantChars {
