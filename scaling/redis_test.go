@@ -72,15 +72,18 @@ func publish(t *testing.T, n *node, app, channel, payload string) {
 	}
 }
 
+// startRedis starts a single Redis ("single") or a 3-shard cluster.
+func startRedis(t *testing.T, mode string) redis.UniversalClient {
+	if mode == "single" {
+		return redistest.Start(t).Client()
+	}
+	return redistest.StartCluster(t, 3).Client(t)
+}
+
 func TestRedisBrokerFanOut(t *testing.T) {
 	for _, mode := range []string{"single", "cluster"} {
 		t.Run(mode, func(t *testing.T) {
-			var client redis.UniversalClient
-			if mode == "single" {
-				client = redistest.Start(t).Client()
-			} else {
-				client = redistest.StartCluster(t, 3).Client(t)
-			}
+			client := startRedis(t, mode)
 			a := startNode(t, client, mode == "cluster", "node-a")
 			b := startNode(t, client, mode == "cluster", "node-b")
 			c := startNode(t, client, mode == "cluster", "node-c")
@@ -176,12 +179,7 @@ func eventually(timeout time.Duration, f func() bool) bool {
 func TestRedisBrokerBurstInOrder(t *testing.T) {
 	for _, mode := range []string{"single", "cluster"} {
 		t.Run(mode, func(t *testing.T) {
-			var client redis.UniversalClient
-			if mode == "single" {
-				client = redistest.Start(t).Client()
-			} else {
-				client = redistest.StartCluster(t, 3).Client(t)
-			}
+			client := startRedis(t, mode)
 			a := startNode(t, client, mode == "cluster", "node-a")
 			b := startNode(t, client, mode == "cluster", "node-b")
 			b.subscribe(t, "app", "tokens")
