@@ -133,6 +133,11 @@ func (p *pacer) send(app string, rule *apps.ChannelRule, f *protocol.Frame, exce
 	sh := p.shard(k)
 	sh.mu.Lock()
 	l := sh.lanes[k]
+	if l == nil && f.Token == nil { // nothing waits and it costs nothing
+		sh.mu.Unlock()
+		p.deliver(app, f, except)
+		return
+	}
 	if l == nil {
 		if len(sh.lanes) >= sh.sweepAt {
 			sh.sweep(p.clock.Now())
