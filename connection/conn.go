@@ -47,8 +47,13 @@ type Conn struct {
 	// holding is set while a subscription is in progress; frames for its
 	// channel are then kept in held until the snapshot has been sent.
 	holding atomic.Bool
-	holdMu  sync.Mutex // guards held; taken after mu
+	holdMu  sync.Mutex // guards held and covered; taken after mu
 	held    *hold
+	// covered holds, after a subscription's snapshot, the last seq of each
+	// token stream it covered (see rememberCovered); hasCovered is set
+	// while it is not empty, so other connections skip the lock.
+	covered    map[coverKey]int64
+	hasCovered atomic.Bool
 
 	// lastSeen is the hub clock (Unix seconds) of the last inbound message;
 	// pingedAt the clock when a server ping went out unanswered (0: none).
@@ -99,6 +104,9 @@ func (c *Conn) Open() {
 // unbounded memory.
 func (c *Conn) Send(f *protocol.Frame) bool {
 	if c.holding.Load() && f.Channel != "" && c.holdFrame(f) {
+		return true
+	}
+	if f.Token != nil && c.hasCovered.Load() && c.coveredToken(f) {
 		return true
 	}
 	return c.enqueue(f)

@@ -21,6 +21,13 @@ type hold struct {
 	frames  []*protocol.Frame
 }
 
+// maxCovered bounds the token streams a connection remembers as covered
+// by its snapshots.
+const maxCovered = 256
+
+// coverKey names a token stream on a channel.
+type coverKey struct{ channel, stream string }
+
 // startHold begins holding frames for channel. Subscriptions are handled
 // one at a time per connection (under receive), so one hold suffices.
 func (c *Conn) startHold(channel string) {
@@ -70,9 +77,57 @@ func (c *Conn) releaseHold(snapshot snapshot) {
 				c.enqueue(f)
 			}
 		}
+		c.rememberCovered(c.held.channel, snapshot.tokens)
 	}
 	c.held = nil
 	c.holding.Store(false)
+}
+
+// rememberCovered keeps, per token stream, the seq the snapshot's text
+// covers. Tokens the history already holds may still be on their way here
+// after the hold ends (from another node, or held back by pacing); they
+// are dropped when they come, until the stream passes that seq.
+func (c *Conn) rememberCovered(channel string, tokens map[string]int64) {
+	for stream, seq := range tokens {
+		if c.covered == nil {
+			c.covered = make(map[coverKey]int64)
+		}
+		if len(c.covered) == maxCovered {
+			return
+		}
+		c.covered[coverKey{channel, stream}] = seq
+	}
+	c.hasCovered.Store(len(c.covered) > 0)
+}
+
+// forgetCovered drops what the snapshot of a channel left covered.
+func (c *Conn) forgetCovered(channel string) {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	for k := range c.covered {
+		if k.channel == channel {
+			delete(c.covered, k)
+		}
+	}
+	c.hasCovered.Store(len(c.covered) > 0)
+}
+
+// coveredToken reports whether token frame f repeats what a snapshot
+// already gave the client. A later token of the stream ends the watch.
+func (c *Conn) coveredToken(f *protocol.Frame) bool {
+	c.holdMu.Lock()
+	defer c.holdMu.Unlock()
+	k := coverKey{f.Channel, f.Token.Stream}
+	seq, ok := c.covered[k]
+	if !ok {
+		return false
+	}
+	if f.Token.Seq <= seq {
+		return true
+	}
+	delete(c.covered, k)
+	c.hasCovered.Store(len(c.covered) > 0)
+	return false
 }
 
 // covers reports whether a held frame repeats what the snapshot already

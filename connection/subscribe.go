@@ -262,6 +262,9 @@ func (c *Conn) unsubscribe(msg protocol.Message) {
 // last socket is gone.
 func (c *Conn) leave(ctx context.Context, s subscription) {
 	c.hub.opts.Registry.Remove(c.app.ID, s.channel, c)
+	if c.hasCovered.Load() {
+		c.forgetCovered(s.channel)
+	}
 	if s.member != nil {
 		c.leavePresence(ctx, s.channel)
 		c.hub.users.remove(c.app.ID, s.member.UserID, c)
