@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/quaver-dev/quaver/client"
@@ -16,7 +19,9 @@ import (
 // StreamsOptions configure an AI-token run: Streams channels with one
 // subscriber each, and one publisher per stream that sends TokensPerSec
 // tokens a second, Batch tokens per HTTP request, waiting for each answer
-// as a model backend does.
+// as a model backend does. Each event is a token of the convention
+// {"stream","seq","delta"} (with a "t" stamp), so a server that merges a
+// slow client's tokens can do so.
 type StreamsOptions struct {
 	Target       Target
 	Streams      int
@@ -32,7 +37,13 @@ type StreamsOptions struct {
 	// of calling the HTTP API: the latency is then ingest-to-socket.
 	Ingest    string
 	IngestKey string
-	Progress  io.Writer
+	// Slow of the subscribers (spread over the streams) read at most
+	// SlowRate bytes a second. Their figures are reported apart from the
+	// others'; once publishing ends their limit is lifted and they must
+	// end with their stream's whole text.
+	Slow     int
+	SlowRate float64
+	Progress io.Writer
 }
 
 // StreamsResult is what a token-stream run measured.
@@ -50,11 +61,17 @@ type StreamsResult struct {
 	PublishErrors   int64   `json:"publish_errors"`
 	AchievedRate    float64 `json:"achieved_tokens_per_s"`
 	RateAchieved    bool    `json:"rate_achieved"`
-	Deliveries      int64   `json:"deliveries"`
-	Lost            int64   `json:"lost"`
-	Duplicated      int64   `json:"duplicated"`
-	OutOfOrder      int64   `json:"out_of_order"`
-	Latency         Latency `json:"latency"`
+	// Deliveries, Lost, Duplicated, OutOfOrder and Latency are the
+	// subscribers' that read at full speed (all but the Slow).
+	Deliveries int64       `json:"deliveries"`
+	Lost       int64       `json:"lost"`
+	Duplicated int64       `json:"duplicated"`
+	OutOfOrder int64       `json:"out_of_order"`
+	Latency    Latency     `json:"latency"`
+	Slow       *SlowResult `json:"slow,omitempty"`
+	// Counters are the server's coalescing and slow-consumer counts during
+	// the run, from its /metrics.
+	Counters *ServerCounters `json:"server_counters,omitempty"`
 	// Request is the HTTP API round trip as the publishers saw it.
 	Request Latency      `json:"request_latency"`
 	Tool    ToolCPU      `json:"tool_cpu"`
@@ -69,8 +86,17 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	if o.Streams < 1 || o.TokensPerSec <= 0 || o.Duration <= 0 {
 		return nil, fmt.Errorf("bench: streams, tokens per second and duration must be positive")
 	}
+	if o.Slow < 0 || o.Slow > o.Streams || (o.Slow > 0 && o.SlowRate <= 0) {
+		return nil, fmt.Errorf("bench: --slow must be between 0 and the streams, with a positive --slow-rate")
+	}
 	o.Batch = max(o.Batch, 1)
+	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
+	fastStreams, slowStreams := splitSlow(o.Streams, o.Slow)
 	f := &fleet{target: o.Target}
+	slow := &slowFleet{target: o.Target, rate: o.SlowRate, sentAt: make([][]atomic.Int64, o.Streams)}
+	for i := range slow.sentAt {
+		slow.sentAt[i] = make([]atomic.Int64, perStream)
+	}
 	ph := &phase{}
 	names := channelName("bench-stream-")
 	var publishStart time.Time
@@ -79,25 +105,36 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 			return fmt.Sprintf("connected %d/%d", ph.connected.Load(), o.Streams)
 		}
 		el := time.Since(publishStart).Seconds()
-		return fmt.Sprintf("tokens published %d (%.0f/s)  delivered %d  p99 %.1f ms  errors %d",
+		line := fmt.Sprintf("tokens published %d (%.0f/s)  delivered %d  p99 %.1f ms  errors %d",
 			ph.published.Load(), float64(ph.published.Load())/el, f.delivered.Load(), f.latency.latency().P99, ph.errors.Load())
+		if o.Slow > 0 {
+			line += fmt.Sprintf("  | slow: delivered %d  p99 %.0f ms  closed 4100 %d", slow.delivered.Load(), slow.latency.latency().P99, slow.closed4100.Load())
+		}
+		return line
 	})
 	defer f.close()
-	connectTime, err := f.connect(ctx, o.Streams, func(i int) int { return i }, names, 200, ph)
+	defer slow.close()
+	connectTime, err := f.connect(ctx, len(fastStreams), func(i int) int { return fastStreams[i] }, names, 200, ph)
+	if err == nil && len(slowStreams) > 0 {
+		start := time.Now()
+		err = slow.connect(ctx, slowStreams, names, 200, ph)
+		connectTime += time.Since(start)
+	}
 	if err != nil {
 		p.finish()
 		return nil, err
 	}
 
-	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
 	sets := make([]*publishedSet, o.Streams)
 	issued := make([]int64, o.Streams)
+	deltaBytes := make([]int64, o.Streams)
 	send, closeSender, err := o.sender(ctx)
 	if err != nil {
 		p.finish()
 		return nil, err
 	}
 	defer closeSender()
+	countersBefore, _ := readServerCounters(ctx, o.Target.Nodes)
 	meter, server := startCPUMeter(), startServerMeter(o.PID)
 	publishStart = time.Now()
 	var requests histogram
@@ -107,23 +144,34 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			issued[i] = stream(ctx, send, names(i), i, o, sets[i], ph, &requests)
+			issued[i], deltaBytes[i] = stream(ctx, send, names(i), i, o, sets[i], slow.sentAt[i], ph, &requests)
 		}()
 	}
 	wg.Wait()
 	publishTime := time.Since(publishStart)
 	var expected int64
+	lastSeq := make([]int64, o.Streams)
 	for i := range o.Streams {
+		lastSeq[i] = -1
 		for seq := range issued[i] {
 			if sets[i].has(seq) {
-				expected++
+				lastSeq[i] = seq
+				if !slices.Contains(slowStreams, i) {
+					expected++
+				}
 			}
 		}
 	}
 	f.drain(expected, 2*time.Second, 30*time.Second)
 	tool, usage := meter.stop(), server.stop()
+	if len(slowStreams) > 0 {
+		slow.lift()
+		slow.drain(lastSeq, 5*time.Second, 60*time.Second)
+	}
+	countersAfter, _ := readServerCounters(ctx, o.Target.Nodes)
 	p.finish()
 	f.close()
+	slow.close()
 
 	r := &StreamsResult{
 		Mode: "streams", Nodes: len(o.Target.Nodes), Streams: o.Streams, TokensPerSec: o.TokensPerSec, Batch: o.Batch, Ingest: o.Ingest != "",
@@ -131,11 +179,15 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		Published: ph.published.Load(), PublishErrors: ph.errors.Load(),
 		AchievedRate: round3(float64(ph.published.Load()) / publishTime.Seconds()),
 		Deliveries:   f.delivered.Load(), Latency: f.latency.latency(), Request: requests.latency(), Tool: tool, Server: usage,
+		Counters: countersAfter.since(countersBefore),
+	}
+	if len(slowStreams) > 0 {
+		r.Slow = slow.result(deltaBytes, lastSeq)
 	}
 	r.RateAchieved = r.AchievedRate >= 0.98*o.TokensPerSec*float64(o.Streams) && r.PublishErrors == 0
-	for i, s := range f.subs {
-		for seq := range issued[i] {
-			if sets[i].has(seq) && !s.saw(seq) {
+	for _, s := range f.subs {
+		for seq := range issued[s.channel] {
+			if sets[s.channel].has(seq) && !s.saw(seq) {
 				r.Lost++
 			}
 		}
@@ -209,23 +261,30 @@ func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), erro
 // waiting for the previous one's answer, on a steady schedule; a slow
 // server makes the schedule slip, which the achieved rate shows. The
 // streams' schedules are spread evenly over one interval, as independent
-// generations are, rather than all firing at the same instants.
-func stream(ctx context.Context, newSender func() sender, channel string, i int, o StreamsOptions, set *publishedSet, ph *phase, requests *histogram) (issued int64) {
+// generations are, rather than all firing at the same instants. It records
+// when each token went out in sentAt, and returns the tokens issued and
+// the bytes of the deltas published.
+func stream(ctx context.Context, newSender func() sender, channel string, i int, o StreamsOptions, set *publishedSet, sentAt []atomic.Int64, ph *phase, requests *histogram) (issued, deltaBytes int64) {
 	send := newSender()
 	interval := time.Duration(float64(o.Batch) / o.TokensPerSec * float64(time.Second))
 	begin := time.Now()
 	start := begin.Add(interval * time.Duration(i) / time.Duration(o.Streams))
 	tokens := make([]string, o.Batch)
+	deltas := make([]int, o.Batch)
 	for k := int64(0); ctx.Err() == nil; k++ {
 		due := start.Add(time.Duration(k) * interval)
 		if due.Sub(begin) >= o.Duration {
-			return issued
+			return issued, deltaBytes
 		}
 		if wait := time.Until(due); wait > 0 {
 			time.Sleep(wait)
 		}
 		for j := range tokens {
-			tokens[j] = payload(issued+int64(j), o.Payload)
+			seq := issued + int64(j)
+			tokens[j], deltas[j] = tokenPayload(i, seq, o.Payload)
+			if seq < int64(len(sentAt)) {
+				sentAt[seq].Store(time.Now().UnixNano())
+			}
 		}
 		sent := time.Now()
 		err := send(ctx, channel, tokens)
@@ -235,12 +294,48 @@ func stream(ctx context.Context, newSender func() sender, channel string, i int,
 		} else {
 			for j := range int64(o.Batch) {
 				set.add(issued + j)
+				deltaBytes += int64(deltas[j])
 			}
 			ph.published.Add(int64(o.Batch))
 		}
 		issued += int64(o.Batch)
 	}
-	return issued
+	return issued, deltaBytes
+}
+
+// tokenPayload builds a token's data, about size bytes:
+// {"stream":i,"seq":n,"t":<send time>,"delta":"xxx…"}. It returns the data
+// and the delta's length. A server that merges tokens keeps the
+// convention's fields and drops "t".
+func tokenPayload(stream int, seq int64, size int) (string, int) {
+	var b strings.Builder
+	b.Grow(size + 64)
+	b.WriteString(`{"stream":`)
+	b.WriteString(strconv.Itoa(stream))
+	b.WriteString(`,"seq":`)
+	b.WriteString(strconv.FormatInt(seq, 10))
+	b.WriteString(`,"t":`)
+	b.WriteString(strconv.FormatInt(time.Now().UnixNano(), 10))
+	b.WriteString(`,"delta":"`)
+	delta := max(size-b.Len()-2, 1)
+	for range delta {
+		b.WriteByte('x')
+	}
+	b.WriteString(`"}`)
+	return b.String(), delta
+}
+
+// splitSlow picks slow of n streams, spread evenly, for the slow
+// subscribers; the others are the fast subscribers'.
+func splitSlow(n, slow int) (fast, slowStreams []int) {
+	for i := range n {
+		if slow > 0 && i*slow/n != (i+1)*slow/n {
+			slowStreams = append(slowStreams, i)
+		} else {
+			fast = append(fast, i)
+		}
+	}
+	return fast, slowStreams
 }
 
 // Summary is the human report.
@@ -254,8 +349,14 @@ func (r *StreamsResult) Summary() string {
 		r.Streams, r.TokensPerSec, r.Batch, r.DurationSeconds, r.PayloadBytes, r.Nodes, via)
 	fmt.Fprintf(&b, "  connected and subscribed in %.2fs\n", r.ConnectSeconds)
 	fmt.Fprintf(&b, "  published   %d tokens, %.1f/s (%s), %d errors\n", r.Published, r.AchievedRate, achieved(r.RateAchieved), r.PublishErrors)
-	fmt.Fprintf(&b, "  delivered   %d; lost %d, duplicated %d, out of order %d\n", r.Deliveries, r.Lost, r.Duplicated, r.OutOfOrder)
+	who := ""
+	if r.Slow != nil {
+		who = fmt.Sprintf(" to the %d fast subscribers", r.Streams-r.Slow.Subscribers)
+	}
+	fmt.Fprintf(&b, "  delivered   %d%s; lost %d, duplicated %d, out of order %d\n", r.Deliveries, who, r.Lost, r.Duplicated, r.OutOfOrder)
 	fmt.Fprintf(&b, "  latency     p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms\n", r.Latency.P50, r.Latency.P95, r.Latency.P99, r.Latency.Max)
+	b.WriteString(r.Slow.line())
+	b.WriteString(r.Counters.line())
 	fmt.Fprintf(&b, "  requests    p50 %.2f ms, p99 %.2f ms (publisher round trip)\n", r.Request.P50, r.Request.P99)
 	b.WriteString(r.Server.line())
 	b.WriteString(r.Tool.line())

@@ -184,6 +184,8 @@ func newBenchStreams() *cobra.Command {
 	cmd.Flags().IntVar(&o.Payload, "payload", 60, "bytes of token data")
 	cmd.Flags().StringVar(&o.Ingest, "ingest", "", "publish by XADD to the app's ingest stream in this Redis (redis://host:port) instead of the HTTP API")
 	cmd.Flags().StringVar(&o.IngestKey, "ingest-key", "", "the ingest stream (default quaver:ingest:{app id})")
+	cmd.Flags().IntVar(&o.Slow, "slow", 0, "subscribers (of the --streams, spread over them) that read at most --slow-rate bytes a second; reported apart")
+	cmd.Flags().Float64Var(&o.SlowRate, "slow-rate", 2000, "bytes a second each --slow subscriber reads")
 	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its CPU and memory use (from /proc)")
 	return cmd
 }
