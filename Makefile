@@ -37,6 +37,7 @@ fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzAppendQuoted$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzVerifyAuth$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDecodeMsgpack$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDeltaWireLen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReaderDeflate$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./channels -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME)

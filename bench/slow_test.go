@@ -60,10 +60,11 @@ func TestSlowSubscriberTally(t *testing.T) {
 		want += int64(len(f.Token.Delta))
 		s.onFrame(sub, f.JSON)
 	}
-	merged := frame(2)
+	m := protocol.NewTokenMerge(frame(2))
 	for seq := int64(3); seq < 6; seq++ {
-		merged = protocol.MergeTokens(merged, frame(seq))
+		m.Add(frame(seq))
 	}
+	merged := m.Frame()
 	want += int64(len(merged.Token.Delta))
 	s.onFrame(sub, merged.JSON)
 	s.onFrame(sub, protocol.ErrorFrame(4100, "too slow", "").JSON)

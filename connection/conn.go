@@ -182,17 +182,13 @@ func (c *Conn) Touch() {
 
 // CloseWith ends the connection: the client gets err as pusher:error and
 // the close code err.Code. With flush, frames already queued go out first;
-// without, they are dropped (the client is not reading them anyway).
+// without, they are dropped (the client is not reading them anyway, and a
+// slow consumer's queue is what must be freed), and the error and the close
+// go out as soon as the client reads again, within the write timeout.
 // Calling it more than once, or after the transport ended, does nothing.
 func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
 	c.end(err.Message, func() {
-		// Pushing the error to an idle writer claims the writer, and then
-		// close sees it busy: whoever gets pushedWake or wake must wake it.
-		wake := false
-		if flush {
-			wake = c.out.push(protocol.ErrorFrame(err.Code, err.Message, ""), 0, 0) == pushedWake
-		}
-		if c.out.close(closingFrom(err), flush) || wake {
+		if c.out.close(closingFrom(err), protocol.ErrorFrame(err.Code, err.Message, ""), flush) {
 			c.transport.Wake()
 		}
 	})
@@ -202,7 +198,7 @@ func (c *Conn) CloseWith(err *protocol.Error, flush bool) {
 // pusher:error: the client broke the WebSocket protocol, or asked to close.
 func (c *Conn) closeProtocol(code uint16, reason string) {
 	c.end(reason, func() {
-		if c.out.close(&Closing{Code: int(code), Reason: reason}, false) {
+		if c.out.close(&Closing{Code: int(code), Reason: reason}, nil, false) {
 			c.transport.Wake()
 		}
 	})
@@ -219,7 +215,7 @@ func (c *Conn) TransportEnded() {
 // TransportClosed tells the connection its transport ended (the peer closed
 // or vanished). Cleanup runs as for any close.
 func (c *Conn) TransportClosed(reason string) {
-	c.end(reason, func() { c.out.close(&Closing{}, false) })
+	c.end(reason, func() { c.out.close(&Closing{}, nil, false) })
 }
 
 // end runs the one cleanup every way of closing goes through: leave every

@@ -13,14 +13,26 @@ import (
 // so an idle connection costs no goroutine.
 type outbox struct {
 	mu      sync.Mutex // guards every field below
-	frames  []*protocol.Frame
+	frames  []queued
 	head    int
 	bytes   int
 	writing bool
 	closing *Closing
-	// discard is set when the connection closed without flushing: frames
-	// are dropped and only the close remains.
-	discard bool
+}
+
+// queued is one frame in an outbox: a frame shared with other connections,
+// or, once later tokens of its stream merged into it, this connection's own
+// merge, built into a frame when the writer takes it.
+type queued struct {
+	f     *protocol.Frame
+	merge *protocol.TokenMerge
+}
+
+func (q queued) size() int {
+	if q.merge != nil {
+		return q.merge.Size()
+	}
+	return q.f.Size()
 }
 
 type pushResult uint8
@@ -34,8 +46,8 @@ const (
 )
 
 // Limits of coalescing: how far back a token looks for its stream's last
-// queued event, and how large a merged delta may grow (merging copies it,
-// so an unbounded one would make a long stall quadratic).
+// queued event, and how large a merged delta may grow (a client that is
+// far behind still gets its text in frames of a reasonable size).
 const (
 	coalesceScan     = 64
 	coalesceMaxDelta = 64 << 10
@@ -59,7 +71,7 @@ func (o *outbox) push(f *protocol.Frame, soft, hard int) pushResult {
 	if hard > 0 && o.bytes+size > hard && o.bytes > 0 {
 		return pushOverflow
 	}
-	o.frames = append(o.frames, f)
+	o.frames = append(o.frames, queued{f: f})
 	o.bytes += size
 	if o.writing {
 		return pushed
@@ -72,29 +84,38 @@ func (o *outbox) push(f *protocol.Frame, soft, hard int) pushResult {
 // stream, if nothing but other streams' tokens was queued after it: f then
 // goes out earlier than its turn, which only other streams' tokens may
 // see. A non-token event stops the search, so events of other kinds keep
-// their order relative to tokens. The merged event replaces the queued one
-// (queued frames are shared with other connections and never modified).
-// Nothing queued is being written: the writer takes frames out first.
+// their order relative to tokens. Queued frames are shared with other
+// connections and never modified: the first merge into one starts this
+// connection's own TokenMerge in its place. Nothing queued is being
+// written: the writer takes frames out first.
 func (o *outbox) coalesceLocked(f *protocol.Frame, hard int) (pushResult, bool) {
 	tok := f.Token
 	for i := len(o.frames) - 1; i >= o.head && i >= len(o.frames)-coalesceScan; i-- {
-		q := o.frames[i]
-		if q.Token == nil {
+		q := &o.frames[i]
+		qt := q.f.Token
+		if qt == nil {
 			return 0, false
 		}
-		if q.Token.Stream != tok.Stream || q.Channel != f.Channel {
+		if qt.Stream != tok.Stream || q.f.Channel != f.Channel {
 			continue
 		}
-		if q.Token.Done || tok.Seq <= q.Token.Seq || q.Event != f.Event ||
-			len(q.Token.Delta)+len(tok.Delta) > coalesceMaxDelta {
+		seq, done, deltaLen := qt.Seq, qt.Done, len(qt.Delta)
+		if m := q.merge; m != nil {
+			seq, done, deltaLen = m.Seq(), m.Done(), m.DeltaLen()
+		}
+		if done || tok.Seq <= seq || q.f.Event != f.Event || deltaLen+len(tok.Delta) > coalesceMaxDelta {
 			return 0, false
 		}
-		merged := protocol.MergeTokens(q, f)
-		grow := merged.Size() - q.Size()
+		m := q.merge
+		if m == nil {
+			m = protocol.NewTokenMerge(q.f)
+		}
+		grow := m.Growth(f)
 		if hard > 0 && o.bytes+grow > hard {
 			return pushOverflow, true
 		}
-		o.frames[i] = merged
+		m.Add(f)
+		q.merge = m
 		o.bytes += grow
 		return pushedMerged, true
 	}
@@ -107,16 +128,16 @@ func (o *outbox) coalesceLocked(f *protocol.Frame, hard int) (pushResult, bool) 
 func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *Closing) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.discard {
-		o.dropLocked()
-	}
 	taken := 0
-	for o.head < len(o.frames) && (taken == 0 || taken+o.frames[o.head].Size() <= maxBytes) {
-		f := o.frames[o.head]
-		o.frames[o.head] = nil
+	for o.head < len(o.frames) && (taken == 0 || taken+o.frames[o.head].size() <= maxBytes) {
+		q := o.frames[o.head]
+		o.frames[o.head] = queued{}
 		o.head++
-		taken += f.Size()
-		dst = append(dst, f)
+		taken += q.size()
+		if q.merge != nil {
+			q.f = q.merge.Frame()
+		}
+		dst = append(dst, q.f)
 	}
 	o.bytes -= taken
 	if o.head == len(o.frames) {
@@ -132,7 +153,6 @@ func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *
 	if o.closing != nil {
 		c := o.closing
 		o.closing = &Closing{} // handed out once; later takes see an empty close
-		o.discard = true
 		if c.Code == 0 {
 			return nil, nil
 		}
@@ -142,19 +162,24 @@ func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *
 	return nil, nil
 }
 
-// close records the close to send after the queued frames; with flush false
-// the queued frames are dropped. It reports whether the writer is idle and
-// must be woken to send the close.
-func (o *outbox) close(c *Closing, flush bool) (wake bool) {
+// close records the close to send after the queued frames, preceded by
+// last (a pusher:error) unless it is nil; with flush false the queued frames
+// are dropped first. It reports whether the writer is idle and must be
+// woken to send the close.
+func (o *outbox) close(c *Closing, last *protocol.Frame, flush bool) (wake bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.closing != nil {
 		return false
 	}
-	o.closing = c
 	if !flush {
-		o.discard = true
+		o.dropLocked()
 	}
+	if last != nil {
+		o.frames = append(o.frames, queued{f: last})
+		o.bytes += last.Size()
+	}
+	o.closing = c
 	if o.writing {
 		return false
 	}

@@ -15,10 +15,23 @@ func tokenFrame(channel, stream string, seq int64, delta string, done bool) *pro
 	return f
 }
 
-// queued returns the outbox's frames as "event:data" lines, without taking.
-func queued(o *outbox) []string {
+// queuedFrames returns the frames the writer would get, without taking.
+func queuedFrames(o *outbox) []*protocol.Frame {
+	var out []*protocol.Frame
+	for _, q := range o.frames[o.head:] {
+		if q.merge != nil {
+			out = append(out, q.merge.Frame())
+		} else {
+			out = append(out, q.f)
+		}
+	}
+	return out
+}
+
+// queuedLines returns the queued frames as "event:data" lines.
+func queuedLines(o *outbox) []string {
 	var out []string
-	for _, f := range o.frames[o.head:] {
+	for _, f := range queuedFrames(o) {
 		out = append(out, f.Event+":"+f.Data)
 	}
 	return out
@@ -26,7 +39,7 @@ func queued(o *outbox) []string {
 
 func queuedBytes(o *outbox) int {
 	n := 0
-	for _, f := range o.frames[o.head:] {
+	for _, f := range queuedFrames(o) {
 		n += f.Size()
 	}
 	return n
@@ -41,7 +54,7 @@ func TestOutboxCoalescing(t *testing.T) {
 		for i := range 3 {
 			o.push(tokenFrame("ai-1", `"s"`, int64(i), "ab", false), soft, hard)
 		}
-		if got := len(queued(&o)); got != 3 {
+		if got := len(queuedLines(&o)); got != 3 {
 			t.Fatalf("%d frames queued, want 3", got)
 		}
 	})
@@ -67,7 +80,7 @@ func TestOutboxCoalescing(t *testing.T) {
 			`token:{"stream":"s","seq":4,"delta":"Hello, wörld","done":true}`,
 			`token:{"stream":"t","seq":0,"delta":"x"}`,
 		}
-		if got := queued(&o); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := queuedLines(&o); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("queued\n%q\nwant\n%q", got, want)
 		}
 		if string(first.JSON) != firstJSON {
@@ -91,8 +104,11 @@ func TestOutboxCoalescing(t *testing.T) {
 			"tool-call:{}",
 			`token:{"stream":"s","seq":2,"delta":"bc"}`,
 		}
-		if got := queued(&o); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := queuedLines(&o); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("queued\n%q\nwant\n%q", got, want)
+		}
+		if o.bytes != queuedBytes(&o) {
+			t.Fatalf("outbox counts %d bytes, holds %d", o.bytes, queuedBytes(&o))
 		}
 	})
 
@@ -148,4 +164,29 @@ func TestOutboxCoalescing(t *testing.T) {
 			t.Fatalf("%d bytes counted after everything was taken", o.bytes)
 		}
 	})
+}
+
+// BenchmarkOutboxCoalesce is a stalled client's outbox taking a long stream
+// of tokens past the soft limit: each merge must cost the token's own bytes,
+// not the text merged so far (b.N tokens; the merged delta is capped at
+// coalesceMaxDelta, so longer runs start new merged events).
+func BenchmarkOutboxCoalesce(b *testing.B) {
+	const soft, hard = 1 << 10, 1 << 30
+	filler := protocol.NewFrame("status", "other", strings.Repeat("x", soft), protocol.DataString, "")
+	tokens := make([]*protocol.Frame, 1024)
+	for i := range tokens {
+		tokens[i] = tokenFrame("ai-1", `"s"`, int64(i), " token", false)
+	}
+	var o outbox
+	o.push(filler, soft, hard)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		f := tokens[i%len(tokens)]
+		if i%len(tokens) == 0 {
+			// A new round of seqs: a fresh outbox keeps them increasing.
+			o = outbox{}
+			o.push(filler, soft, hard)
+		}
+		o.push(f, soft, hard)
+	}
 }

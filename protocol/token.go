@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Token is the AI token-stream convention carried in an event's data:
@@ -82,16 +83,103 @@ func TokenData(stream string, seq int64, text string, whole, done bool) string {
 	return string(append(b, '}'))
 }
 
-// MergeTokens returns one token event carrying a followed by b, two
-// consecutive token events of one stream: the deltas concatenated, b's seq
-// and done. A slow client gets the same text in one frame instead of two.
-// Fields a producer added beyond the convention are not carried over.
-func MergeTokens(a, b *Frame) *Frame {
-	ta, tb := a.Token, b.Token
-	tok := &Token{Stream: ta.Stream, Seq: tb.Seq, Delta: ta.Delta + tb.Delta, Done: tb.Done, Whole: ta.Whole}
+// TokenMerge grows one token event out of consecutive token events of a
+// stream, for a client that has fallen behind: the deltas joined, the latest
+// seq and done. Add costs only the added delta and Frame builds the event
+// once, because merging each token into a new frame would copy the whole
+// text so far every time, quadratic over a long stall.
+type TokenMerge struct {
+	first *Frame // the event the others join: channel, event, stream, times
+	delta []byte
+	seq   int64
+	done  bool
+	size  int
+}
+
+// NewTokenMerge starts a merge at token event a.
+func NewTokenMerge(a *Frame) *TokenMerge {
+	t := a.Token
+	delta := make([]byte, 0, 2*len(t.Delta)+64)
+	return &TokenMerge{first: a, delta: append(delta, t.Delta...), seq: t.Seq, done: t.Done, size: a.Size()}
+}
+
+// Growth is how many bytes the event's JSON grows by when b, the stream's
+// next token event, is added.
+func (m *TokenMerge) Growth(b *Frame) int {
+	t := b.Token
+	grow := deltaWireLen(t.Delta) + decimalLen(t.Seq) - decimalLen(m.seq)
+	if t.Done && !m.done {
+		grow += len(`,\"done\":true`)
+	}
+	return grow
+}
+
+// Add appends b, the stream's next token event.
+func (m *TokenMerge) Add(b *Frame) {
+	m.size += m.Growth(b)
+	m.delta = append(m.delta, b.Token.Delta...)
+	m.seq, m.done = b.Token.Seq, b.Token.Done
+}
+
+// First is the event the merge started at.
+func (m *TokenMerge) First() *Frame { return m.first }
+
+// Seq and Done are those of the last token added.
+func (m *TokenMerge) Seq() int64 { return m.seq }
+func (m *TokenMerge) Done() bool { return m.done }
+
+// DeltaLen is the length of the joined deltas.
+func (m *TokenMerge) DeltaLen() int { return len(m.delta) }
+
+// Size is the JSON size of the merged event, as Frame builds it (a done
+// token with no text anywhere may come out a few bytes smaller).
+func (m *TokenMerge) Size() int { return m.size }
+
+// Frame builds the merged event. Fields a producer added beyond the
+// convention are not carried over.
+func (m *TokenMerge) Frame() *Frame {
+	a := m.first
+	tok := &Token{Stream: a.Token.Stream, Seq: m.seq, Delta: string(m.delta), Done: m.done, Whole: a.Token.Whole}
 	f := NewFrame(a.Event, a.Channel, TokenData(tok.Stream, tok.Seq, tok.Delta, tok.Whole, tok.Done), DataString, a.UserID)
 	f.Token = tok
 	// The merged event is as late as its oldest part.
 	f.Ingested, f.Source = a.Ingested, a.Source
 	return f
+}
+
+// deltaWireLen is how many bytes text takes in an event frame's JSON as a
+// token's delta: quoted once in the data, and the data quoted again in the
+// frame (AppendQuoted twice, without the quotes).
+func deltaWireLen(text string) int {
+	n := 0
+	for i := 0; i < len(text); {
+		b := text[i]
+		if b < utf8.RuneSelf {
+			switch {
+			case safeASCII[b]:
+				n++
+			case b == '"' || b == '\\':
+				n += 4 // \\\" or \\\\
+			case b == '\n' || b == '\r' || b == '\t':
+				n += 3 // \\n
+			default:
+				n += 7 // \\u00XX
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if (r == utf8.RuneError && size == 1) || r == '\u2028' || r == '\u2029' {
+			n += 7 // \\ufffd, \\u2028
+		} else {
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+func decimalLen(n int64) int {
+	var buf [20]byte
+	return len(strconv.AppendInt(buf[:0], n, 10))
 }

@@ -54,7 +54,7 @@ func TestTokenData(t *testing.T) {
 	}
 }
 
-func TestMergeTokens(t *testing.T) {
+func TestTokenMerge(t *testing.T) {
 	token := func(data string) *Frame {
 		f := NewFrame("token", "ai-1", data, DataString, "")
 		f.Token, _ = ParseToken(data)
@@ -63,36 +63,64 @@ func TestMergeTokens(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		a, b *Frame
+		a    *Frame
+		more []*Frame
 		want string
 	}{
-		{"deltas", token(`{"stream":"s","seq":3,"delta":"Hel"}`), token(`{"stream":"s","seq":4,"delta":"lo"}`),
+		{"deltas", token(`{"stream":"s","seq":3,"delta":"Hel"}`), []*Frame{token(`{"stream":"s","seq":4,"delta":"lo"}`)},
 			`{"stream":"s","seq":4,"delta":"Hello"}`},
-		{"into the end", token(`{"stream":7,"seq":3,"delta":"a\"b"}`), token(`{"stream":7,"seq":4,"done":true}`),
+		{"many", token(`{"stream":1,"seq":8,"delta":"a"}`), []*Frame{
+			token(`{"stream":1,"seq":9,"delta":"\"b\\"}`), token(`{"stream":1,"seq":10,"delta":"\n\u0001\u2028"}`),
+			token(`{"stream":1,"seq":11,"delta":"wörld 🎵"}`)},
+			`{"stream":1,"seq":11,"delta":"a\"b\\\n\u0001\u2028wörld 🎵"}`},
+		{"into the end", token(`{"stream":7,"seq":3,"delta":"a\"b"}`), []*Frame{token(`{"stream":7,"seq":4,"done":true}`)},
 			`{"stream":7,"seq":4,"delta":"a\"b","done":true}`},
 		{"into a snapshot", func() *Frame {
 			f := NewFrame("token", "ai-1", TokenData(`"s"`, 9, "Hello", true, false), DataString, "")
 			f.Token = &Token{Stream: `"s"`, Seq: 9, Delta: "Hello", Whole: true}
 			return f
-		}(), token(`{"stream":"s","seq":10,"delta":", wörld"}`),
+		}(), []*Frame{token(`{"stream":"s","seq":10,"delta":", wörld"}`)},
 			`{"stream":"s","seq":10,"text":"Hello, wörld"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := MergeTokens(tt.a, tt.b)
-			if m.Data != tt.want {
-				t.Fatalf("data %s, want %s", m.Data, tt.want)
+			m := NewTokenMerge(tt.a)
+			size := tt.a.Size()
+			for _, b := range tt.more {
+				size += m.Growth(b)
+				m.Add(b)
 			}
-			back, ok := ParseToken(m.Data)
-			if !ok || back.Seq != m.Token.Seq || back.Done != m.Token.Done || (!m.Token.Whole && back.Delta != m.Token.Delta) {
-				t.Fatalf("merged token %+v does not match its data %s", m.Token, m.Data)
+			f := m.Frame()
+			if f.Data != tt.want {
+				t.Fatalf("data %s, want %s", f.Data, tt.want)
 			}
-			if m.Ingested != tt.a.Ingested || m.Event != "token" || m.Channel != "ai-1" {
-				t.Fatalf("merged frame %+v", m)
+			if m.Size() != size || f.Size() != size {
+				t.Fatalf("merge counted %d bytes (sum of growth %d), the frame has %d", m.Size(), size, f.Size())
 			}
-			if string(m.JSON) != string(NewFrame("token", "ai-1", tt.want, DataString, "").JSON) {
-				t.Fatalf("JSON %s", m.JSON)
+			back, ok := ParseToken(f.Data)
+			if !ok || back.Seq != f.Token.Seq || back.Done != f.Token.Done || (!f.Token.Whole && back.Delta != f.Token.Delta) {
+				t.Fatalf("merged token %+v does not match its data %s", f.Token, f.Data)
+			}
+			if f.Ingested != tt.a.Ingested || f.Event != "token" || f.Channel != "ai-1" {
+				t.Fatalf("merged frame %+v", f)
+			}
+			if string(f.JSON) != string(NewFrame("token", "ai-1", tt.want, DataString, "").JSON) {
+				t.Fatalf("JSON %s", f.JSON)
 			}
 		})
 	}
+}
+
+// deltaWireLen must agree with the frame encoder for any text, or the
+// outbox counts merged events wrongly.
+func FuzzDeltaWireLen(f *testing.F) {
+	for _, s := range []string{"", "plain", `"\`, "\n\r\t\x00\x1f", "\u2028\u2029", "\xff\xfe", "wörld 🎵", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		want := len(AppendQuoted(nil, string(AppendQuoted(nil, text)))) - len(`"\"\""`)
+		if got := deltaWireLen(text); got != want {
+			t.Fatalf("deltaWireLen(%q) = %d, want %d", text, got, want)
+		}
+	})
 }
