@@ -121,6 +121,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		r.Handle(fallbackPath(cfg)+"/app/*", connection.NewHTTPFallback(s.hub, connection.HTTPFallbackOptions{MaxMessageSize: maxMessage}))
 		if cfg.MetricsAddr == "" {
 			r.Handle("/metrics", s.metrics.Handler())
+			r.Handle("/dashboard", dashboardHandler(cfg.Redis.Enabled()))
 		}
 		r.Mount("/", api)
 	})
@@ -164,6 +165,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.cluster != nil {
 		if err := s.cluster.membership.Register(ctx); err != nil {
 			s.log.Warn("Redis unreachable at start; serving local clients until it is back", "err", err)
+		} else {
+			// The broker and membership report only changes from here on.
+			s.metrics.RedisUp(true)
 		}
 	}
 	g, gctx := errgroup.WithContext(servicesCtx)
@@ -200,6 +204,7 @@ func (s *Server) services() []func(context.Context) error {
 	if addr := s.cfg.MetricsAddr; addr != "" {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.metrics.Handler())
+		mux.Handle("/dashboard", dashboardHandler(s.cfg.Redis.Enabled()))
 		list = append(list, func(ctx context.Context) error { return s.servePrivate(ctx, "metrics", addr, mux) })
 	}
 	if c := s.cluster; c != nil {
