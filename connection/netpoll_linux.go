@@ -158,21 +158,50 @@ func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
 	}
 }
 
-// sweepStalled closes connections whose socket has stayed full longer than
-// timeout: the peer is gone or stopped reading.
+// sweepStalled closes connections whose socket has taken nothing for longer
+// than timeout: the peer is gone or stopped reading. A peer that reads,
+// however slowly, is not stalled: the kernel lets the writer know only
+// once much of the socket's buffer is free, so progress is read from the
+// socket's unsent bytes at each sweep.
 func (l *pollLoop) sweepStalled(now time.Time, timeout time.Duration) {
-	var stalled []*tcpTransport
-	l.mu.Lock()
-	for _, t := range l.conns {
-		if since := t.stalledSince.Load(); since != 0 && now.UnixNano()-since > int64(timeout) {
-			stalled = append(stalled, t)
-		}
-	}
-	l.mu.Unlock()
-	for _, t := range stalled {
+	for _, t := range l.stalled(now, timeout) {
 		t.conn.CloseWith(protocol.ErrSlowConsumer, false)
 		t.shutdown()
 	}
+}
+
+// stalled returns the connections whose peer has taken nothing for longer
+// than timeout, as of now.
+func (l *pollLoop) stalled(now time.Time, timeout time.Duration) []*tcpTransport {
+	var stalled []*tcpTransport
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, t := range l.conns {
+		since := t.stalledSince.Load()
+		if since == 0 {
+			continue
+		}
+		unsent, ok := t.unsent()
+		w := &t.watch
+		switch {
+		case w.since != since: // a new stall
+			*w = stallWatch{since: since, unsent: unsent, progress: since}
+		case ok && unsent < w.unsent:
+			w.unsent, w.progress = unsent, now.UnixNano()
+		}
+		if now.UnixNano()-w.progress > int64(timeout) {
+			stalled = append(stalled, t)
+		}
+	}
+	return stalled
+}
+
+// stallWatch is what the sweep last saw of a stalled socket; only the poll
+// loop uses it.
+type stallWatch struct {
+	since    int64 // the stall it watches (tcpTransport.stalledSince)
+	unsent   int   // bytes in the socket's send queue
+	progress int64 // when the peer last took bytes (Unix nanoseconds)
 }
 
 // tcpTransport is one WebSocket on a plain TCP socket, served by a poll
@@ -197,6 +226,7 @@ type tcpTransport struct {
 	// active writer (there is one at a time) owns it.
 	pending      []byte
 	stalledSince atomic.Int64 // Unix nanoseconds the socket has been full since; 0 if not
+	watch        stallWatch
 
 	inbox inbox
 }
@@ -312,7 +342,9 @@ func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
 			t.stalledSince.Store(0)
 		case errno == 0 || errno == syscall.EAGAIN:
 			t.pending = append(t.pending[:0], out[n:]...)
-			if t.stalledSince.Load() == 0 {
+			// The stall clock starts when the socket fills, and again
+			// whenever the peer has taken some of it.
+			if n > 0 || t.stalledSince.Load() == 0 {
 				t.stalledSince.Store(time.Now().UnixNano())
 			}
 			t.setInterest(syscall.EPOLLOUT, 0)
@@ -342,6 +374,21 @@ func (t *tcpTransport) gather(b *writeBatch) ([]byte, *Closing) {
 		b.buf = buf
 	}
 	return buf, nil
+}
+
+// unsent returns the bytes in the socket's send queue (TIOCOUTQ), false if
+// the socket is closed.
+func (t *tcpTransport) unsent() (int, bool) {
+	t.fdMu.Lock()
+	defer t.fdMu.Unlock()
+	if t.closed {
+		return 0, false
+	}
+	var n int32
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_IOCTL, uintptr(t.fd), syscall.TIOCOUTQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		return 0, false
+	}
+	return int(n), true
 }
 
 // write is one non-blocking write(2), unless the socket is closed.
