@@ -13,6 +13,20 @@ port=18080
 url="http://127.0.0.1:$port"
 redis_port=16399
 
+# A token rule on the bench's channels, so that the server handles the
+# streams' events as tokens and merges those a slow subscriber has queued.
+tokens_config="$(mktemp --suffix .yaml)"
+trap 'rm -f "$tokens_config"' EXIT
+cat >"$tokens_config" <<'EOF'
+apps:
+  - id: quaver
+    key: quaver-key
+    secret: quaver-secret
+    channels:
+      - prefix: bench-stream-
+        tokens: true
+EOF
+
 scenarios=(
   "idle-19000|idle --conns 19000 --settle 10s"
   "fanout-1000x20|fanout --subs 1000 --rate 20 --duration 20s"
@@ -22,20 +36,28 @@ scenarios=(
   "streams-500x20-batch10|streams --streams 500 --tps 20 --batch 10 --duration 20s"
   # Through a Redis Stream: a fresh redis-server shares CPU 0 with the server.
   "streams-ingest-1000x20|streams --streams 1000 --tps 20 --duration 20s --ingest redis://127.0.0.1:$redis_port"
+  # Slow subscribers: 100 streams × 100 tokens/s on a server with the token
+  # rule, without and with 20 of the subscribers reading at most 1 kB/s of
+  # their 13 kB/s, so that their queues pass the soft limit and merge
+  # (after each name, "|" and the server's own arguments).
+  "streams-tokens-100x100|streams --streams 100 --tps 100 --duration 30s|--config $tokens_config"
+  "streams-tokens-100x100-slow20|streams --streams 100 --tps 100 --duration 30s --slow 20 --slow-rate 1000|--config $tokens_config"
 )
 
 for s in "${scenarios[@]}"; do
-  name="${s%%|*}"; args="${s#*|}"
+  name="${s%%|*}"; rest="${s#*|}"; args="${rest%%|*}"
   [[ -z "$only" || "$name" == *"$only"* ]] || continue
   extra=()
+  # shellcheck disable=SC2206
+  [[ "$rest" == *"|"* ]] && extra=(${rest#*|})
   if [[ "$args" == *--ingest* ]]; then
     taskset -c 0 redis-server --port "$redis_port" --save '' --appendonly no --daemonize yes --logfile /dev/null
-    extra=(--redis-url "redis://127.0.0.1:$redis_port")
+    extra+=(--redis-url "redis://127.0.0.1:$redis_port")
   fi
   taskset -c 0 ./bin/quaver start --port "$port" "${extra[@]}" >/dev/null 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -fs "$url/up" >/dev/null 2>&1 && break; sleep 0.05; done
-  echo "== $name: taskset -c 1 quaver bench $args --url $url --pid <server> --json"
+  echo "== $name: taskset -c 0 quaver start --port $port ${extra[*]}; taskset -c 1 quaver bench $args --url $url --pid <server> --json"
   # shellcheck disable=SC2086
   taskset -c 1 ./bin/quaver bench $args --url "$url" --pid "$server" --json 2>/dev/null
   kill "$server"; wait "$server" 2>/dev/null || true
