@@ -133,6 +133,17 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 	return false
 }
 
+// closeStalled ends a connection whose socket has taken nothing for the
+// write timeout: a slow consumer too, logged and counted once like one
+// past the hard limit.
+func (c *Conn) closeStalled(timeout time.Duration) {
+	if c.slow.CompareAndSwap(false, true) {
+		c.logger().Warn("closing stalled connection", "pending_bytes", c.out.pending(), "no_progress_for", timeout)
+		c.hub.opts.Metrics.SlowConsumerClosed(c.app.ID)
+	}
+	c.CloseWith(protocol.ErrSlowConsumer, false)
+}
+
 // Take hands the transport's writer the next frames to write (at most
 // maxBytes, at least one frame), appended to dst. An empty result with a
 // nil Closing means the outbox is drained and the writer may stop; a

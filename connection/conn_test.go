@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/quaver-dev/quaver/apps"
+	"github.com/quaver-dev/quaver/metrics"
 	"github.com/quaver-dev/quaver/protocol"
 )
 
@@ -280,6 +282,24 @@ func TestOutboxOverflowCloses(t *testing.T) {
 	// What it had queued is dropped; it learns why it is closed.
 	expect(t, tr, string(protocol.ErrorFrame(protocol.CodeOverCapacity, protocol.ErrSlowConsumer.Message, "").JSON))
 	expectClosed(t, tr, protocol.CodeOverCapacity)
+}
+
+// TestCloseStalled: a socket that took nothing for the write timeout is a
+// slow consumer like one past the hard limit: pusher:error and close 4100
+// (should it read again), counted once.
+func TestCloseStalled(t *testing.T) {
+	m := metrics.New()
+	h := newHarness(t, func(_ *apps.App, o *Options) { o.Metrics = m })
+	c, tr := h.connect(t)
+	c.closeStalled(10 * time.Second)
+	c.closeStalled(10 * time.Second)
+	expect(t, tr, string(protocol.ErrorFrame(protocol.CodeOverCapacity, protocol.ErrSlowConsumer.Message, "").JSON))
+	expectClosed(t, tr, protocol.CodeOverCapacity)
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if want := `quaver_slow_consumer_closes_total{app="` + testAppID + `"} 1`; !strings.Contains(rec.Body.String(), want) {
+		t.Fatalf("metrics lack %s", want)
+	}
 }
 
 func TestOutboxTakeBatches(t *testing.T) {

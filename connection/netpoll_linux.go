@@ -165,7 +165,7 @@ func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
 // socket's unsent bytes at each sweep.
 func (l *pollLoop) sweepStalled(now time.Time, timeout time.Duration) {
 	for _, t := range l.stalled(now, timeout) {
-		t.conn.CloseWith(protocol.ErrSlowConsumer, false)
+		t.conn.closeStalled(timeout)
 		t.shutdown()
 	}
 }
