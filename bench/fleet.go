@@ -114,6 +114,16 @@ func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, c
 
 	f.subs = make([]*subscriber, n)
 	start := time.Now()
+	dial := func(i int) error { return f.dial(ctx, i, channelOf(i), channelName) }
+	if err := dialAll(ctx, n, dialers, dial, &f.subscribed, p); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// dialAll runs dial(0) … dial(n-1) on at most dialers goroutines, then waits
+// until subscribed counts n confirmed subscriptions.
+func dialAll(ctx context.Context, n, dialers int, dial func(i int) error, subscribed *atomic.Int64, p *phase) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make(chan error, dialers)
@@ -122,7 +132,7 @@ func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, c
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				if err := f.dial(ctx, i, channelOf(i), channelName); err != nil {
+				if err := dial(i); err != nil {
 					errs <- err
 					return
 				}
@@ -133,15 +143,15 @@ func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, c
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return 0, err
+		return err
 	}
-	for f.subscribed.Load() < int64(n) {
+	for subscribed.Load() < int64(n) {
 		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("bench: %d of %d subscriptions confirmed: %w", f.subscribed.Load(), n, err)
+			return fmt.Errorf("bench: %d of %d subscriptions confirmed: %w", subscribed.Load(), n, err)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	return time.Since(start), nil
+	return nil
 }
 
 func (f *fleet) dial(ctx context.Context, i, channel int, channelName func(int) string) error {

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -76,34 +75,8 @@ func (s *slowFleet) connect(ctx context.Context, streams []int, channelName func
 	go func() { defer close(s.done); _ = conns.Run(runCtx) }()
 
 	s.subs = make([]*slowSubscriber, len(streams))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make(chan error, dialers)
-	for range min(dialers, len(streams)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(streams); i = int(next.Add(1) - 1) {
-				if err := s.dial(ctx, i, streams[i], channelName); err != nil {
-					errs <- err
-					return
-				}
-				p.connected.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	for s.subscribed.Load() < int64(len(streams)) {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("bench: %d of %d slow subscriptions confirmed: %w", s.subscribed.Load(), len(streams), err)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	return nil
+	dial := func(i int) error { return s.dial(ctx, i, streams[i], channelName) }
+	return dialAll(ctx, len(streams), dialers, dial, &s.subscribed, p)
 }
 
 func (s *slowFleet) dial(ctx context.Context, i, stream int, channelName func(int) string) error {
