@@ -64,6 +64,11 @@ func printBanner(out io.Writer, cfg config.Config) {
 	for _, a := range cfg.Apps {
 		fmt.Fprintf(out, "  app %s (key %s)\n", a.ID, a.Key)
 	}
+	if cfg.MetricsAddr != "" {
+		fmt.Fprintf(out, "  dashboard http://%[1]s/dashboard, metrics http://%[1]s/metrics\n", cfg.MetricsAddr)
+	} else {
+		fmt.Fprintf(out, "  dashboard %[1]s://%[2]s:%[3]d%[4]s/dashboard, metrics %[1]s://%[2]s:%[3]d%[4]s/metrics\n", scheme, cfg.Host, cfg.Port, cfg.Path)
+	}
 	if !cfg.DevApp {
 		return
 	}

@@ -124,6 +124,7 @@ apps:
 			out := p.Stdout()
 			for _, want := range []string{
 				fmt.Sprintf("listening on %s (WebSocket %s/app/{key})", httpURL, wsURL),
+				fmt.Sprintf("dashboard %s/dashboard, metrics %s/metrics", httpURL, httpURL),
 				fmt.Sprintf("app app1 (key %s)", c.app.key),
 				"app other (key other-key)",
 			} {
