@@ -137,11 +137,16 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 // write timeout: a slow consumer too, logged and counted once like one
 // past the hard limit.
 func (c *Conn) closeStalled(timeout time.Duration) {
+	c.noteStalled(timeout)
+	c.CloseWith(protocol.ErrSlowConsumer, false)
+}
+
+// noteStalled logs and counts a connection cut by the write timeout.
+func (c *Conn) noteStalled(timeout time.Duration) {
 	if c.slow.CompareAndSwap(false, true) {
 		c.logger().Warn("closing stalled connection", "pending_bytes", c.out.pending(), "no_progress_for", timeout)
 		c.hub.opts.Metrics.SlowConsumerClosed(c.app.ID)
 	}
-	c.CloseWith(protocol.ErrSlowConsumer, false)
 }
 
 // Take hands the transport's writer the next frames to write (at most

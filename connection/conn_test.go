@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -509,5 +511,60 @@ func TestShutdownTimesOut(t *testing.T) {
 	defer cancel()
 	if err := h.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown = %v, want the context's deadline", err)
+	}
+}
+
+// TestBlockingWriteRenewsItsDeadline: the blocking writer (TLS, or a full
+// socket) keeps a peer that reads slowly but steadily; it cuts one that
+// stops reading.
+func TestBlockingWriteRenewsItsDeadline(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	read := func(peer net.Conn, every time.Duration, total int) int {
+		got := 0
+		buf := make([]byte, 16<<10)
+		for got < total {
+			time.Sleep(every)
+			_ = peer.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := io.ReadFull(peer, buf[:min(len(buf), total-got)])
+			got += n
+			if err != nil {
+				break
+			}
+		}
+		return got
+	}
+	for _, tt := range []struct {
+		name    string
+		every   time.Duration // the peer reads 16 KiB (a TLS record) this often
+		wantCut bool
+	}{
+		{"a chunk every 100 ms", 100 * time.Millisecond, false},
+		{"a chunk every 600 ms", 600 * time.Millisecond, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := metrics.New()
+			h := newHarness(t, func(_ *apps.App, o *Options) { o.Metrics = m })
+			c, _ := h.connect(t)
+			server, peer := net.Pipe()
+			defer peer.Close()
+			tr := &wsTransport{net: server, conn: c}
+			const total = 64 << 10 // 400 ms at the slow rate, more than the timeout
+			done := make(chan struct{})
+			go func() { defer close(done); tr.flushBlocking(make([]byte, total), timeout) }()
+			got := read(peer, tt.every, total)
+			<-done
+			if cut := c.isClosed(); cut != tt.wantCut {
+				t.Fatalf("closed %v after the peer read %d of %d bytes, want %v", cut, got, total, tt.wantCut)
+			}
+			if !tt.wantCut && got != total {
+				t.Fatalf("the peer read %d of %d bytes", got, total)
+			}
+			if rec := httptest.NewRecorder(); tt.wantCut {
+				m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+				if want := `quaver_slow_consumer_closes_total{app="` + testAppID + `"} 1`; !strings.Contains(rec.Body.String(), want) {
+					t.Fatalf("metrics lack %s", want)
+				}
+			}
+		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"syscall"
@@ -204,8 +205,10 @@ func (t *wsTransport) tryWrite(buf []byte, b *writeBatch) (int, error) {
 func (t *wsTransport) flushBlocking(rest []byte, timeout time.Duration) {
 	b := newWriteBatch()
 	for buf := rest; ; {
-		_ = t.net.SetWriteDeadline(time.Now().Add(timeout))
-		if _, err := t.net.Write(buf); err != nil {
+		if err := t.writeDeadlined(buf, timeout); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.conn.noteStalled(timeout)
+			}
 			t.fail(err)
 			return
 		}
@@ -218,6 +221,27 @@ func (t *wsTransport) flushBlocking(rest []byte, timeout time.Duration) {
 			return
 		}
 	}
+}
+
+// blockingChunk is the most one blocking write sends under one deadline
+// (a TLS record's worth): a peer that reads slowly but steadily renews the
+// deadline with each chunk it takes, and only one that takes less than
+// this in the write timeout is cut. A timed-out write cannot be resumed
+// (crypto/tls refuses every write after one), so the deadline must not
+// span a whole batch.
+const blockingChunk = 16 << 10
+
+// writeDeadlined writes buf in blockingChunk pieces, each under timeout.
+func (t *wsTransport) writeDeadlined(buf []byte, timeout time.Duration) error {
+	for len(buf) > 0 {
+		chunk := buf[:min(len(buf), blockingChunk)]
+		_ = t.net.SetWriteDeadline(time.Now().Add(timeout))
+		if _, err := t.net.Write(chunk); err != nil {
+			return err
+		}
+		buf = buf[len(chunk):]
+	}
+	return nil
 }
 
 // sendClose sends the WebSocket close frame; gws then closes the socket.
