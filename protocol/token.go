@@ -121,9 +121,6 @@ func (m *TokenMerge) Add(b *Frame) {
 	m.seq, m.done = b.Token.Seq, b.Token.Done
 }
 
-// First is the event the merge started at.
-func (m *TokenMerge) First() *Frame { return m.first }
-
 // Seq and Done are those of the last token added.
 func (m *TokenMerge) Seq() int64 { return m.seq }
 func (m *TokenMerge) Done() bool { return m.done }
