@@ -278,7 +278,7 @@ func (s *redisShard) reconcile(ctx context.Context) {
 		ps := s.pubsub
 		s.mu.Unlock()
 		if len(subscribe) > 0 && ps == nil {
-			ps = s.open(ctx, subscribe)
+			s.open(ctx, subscribe)
 			continue
 		}
 		s.command(ctx, ps, subscribe, true)
@@ -296,7 +296,7 @@ func (s *redisShard) release(st *channelState) {
 
 // open creates the shard's subscription connection with its first channels
 // and starts reading it.
-func (s *redisShard) open(ctx context.Context, channels []string) *redis.PubSub {
+func (s *redisShard) open(ctx context.Context, channels []string) {
 	client := s.broker.opts.Client
 	var ps *redis.PubSub
 	if s.broker.opts.Cluster {
@@ -312,7 +312,6 @@ func (s *redisShard) open(ctx context.Context, channels []string) *redis.PubSub 
 		defer s.recv.Done()
 		s.receive(ctx, ps)
 	}()
-	return ps
 }
 
 // command sends one (S)SUBSCRIBE or (S)UNSUBSCRIBE. A failure needs no
