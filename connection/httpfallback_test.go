@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -659,5 +662,68 @@ func TestFallbackShutdownDetached(t *testing.T) {
 	}
 	if ft.h.hub.Lookup(id) != nil || ft.f.Sessions() != 0 {
 		t.Fatal("the session outlived the shutdown")
+	}
+}
+
+// pipeListener hands an http.Server the server end of one in-memory,
+// unbuffered connection, so a test controls exactly when bytes are taken.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *pipeListener) Close() error   { return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
+
+// TestLineWriterRenewsItsDeadline: an HTTP fallback response, like a
+// WebSocket, keeps a client that reads slowly but steadily (16 KiB every
+// 100 ms, a 64 KiB line in 400 ms, over a 300 ms write timeout).
+func TestLineWriterRenewsItsDeadline(t *testing.T) {
+	const line = 64 << 10
+	wrote := make(chan error, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		out := newLineWriter(w, 300*time.Millisecond)
+		wrote <- out.write([]byte(strings.Repeat("x", line-1) + "\n"))
+	})}
+	ln := &pipeListener{conns: make(chan net.Conn, 1), done: make(chan struct{})}
+	server, client := net.Pipe()
+	ln.conns <- server
+	go func() { _ = srv.Serve(ln) }()
+	defer func() { close(ln.done); _ = srv.Close(); _ = client.Close() }()
+
+	if _, err := client.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	// The client reads 16 KiB every 100 ms until the line is written (the
+	// response's head and chunk framing come on top of the line).
+	got := 0
+	buf := make([]byte, 16<<10)
+	for {
+		select {
+		case err := <-wrote:
+			if err != nil {
+				t.Fatalf("the write failed after the client read %d bytes: %v", got, err)
+			}
+			if got < line-(16<<10) {
+				t.Fatalf("the write of a %d-byte line returned when the client had read %d bytes", line, got)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		_ = client.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, err := io.ReadFull(client, buf)
+		got += n
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after %d bytes: %v", got, err)
+		}
 	}
 }

@@ -410,15 +410,21 @@ func newLineWriter(w http.ResponseWriter, timeout time.Duration) *lineWriter {
 
 func (l *lineWriter) failed() bool { return l.err != nil }
 
-// write sends b and flushes it to the client.
+// write sends b and flushes it to the client, under a deadline per
+// blockingChunk as WebSocket writes are, so that a client that reads slowly
+// but steadily is not cut.
 func (l *lineWriter) write(b []byte) error {
 	if l.err != nil {
 		return l.err
 	}
-	_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
-	if _, err := l.w.Write(b); err != nil {
-		l.err = err
-		return err
+	for rest := b; len(rest) > 0; {
+		chunk := rest[:min(len(rest), blockingChunk)]
+		_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
+		if _, err := l.w.Write(chunk); err != nil {
+			l.err = err
+			return err
+		}
+		rest = rest[len(chunk):]
 	}
 	l.bytes += len(b)
 	l.chars += utf16Length(b)
