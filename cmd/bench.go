@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -84,6 +85,31 @@ func interruptible(cmd *cobra.Command) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(cmd.Context(), os.Interrupt)
 }
 
+// benchCommand builds one bench mode with the shared flags: run gets the
+// target they name and where to show progress, and its result is printed
+// (and, with --json, as one JSON line).
+func benchCommand[R summarizer](use, short string, run func(ctx context.Context, t bench.Target, progress io.Writer) (R, error)) *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := interruptible(cmd)
+			defer stop()
+			return f.profiled(func() error {
+				r, err := run(ctx, f.target(), cmd.ErrOrStderr())
+				if err != nil {
+					return err
+				}
+				return f.report(cmd, r)
+			})
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
 func newBenchCommand() *cobra.Command {
 	parent := &cobra.Command{
 		Use:   "bench",
@@ -97,26 +123,12 @@ figures, e.g. taskset -c 0 quaver start & taskset -c 1 quaver bench fanout.`,
 }
 
 func newBenchIdle() *cobra.Command {
-	var f benchFlags
 	var o bench.IdleOptions
-	cmd := &cobra.Command{
-		Use:   "idle",
-		Short: "Open many subscribed connections: connections per second and server memory per connection",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := interruptible(cmd)
-			defer stop()
-			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			return f.profiled(func() error {
-				r, err := bench.Idle(ctx, o)
-				if err != nil {
-					return err
-				}
-				return f.report(cmd, r)
-			})
-		},
-	}
-	f.register(cmd)
+	cmd := benchCommand("idle", "Open many subscribed connections: connections per second and server memory per connection",
+		func(ctx context.Context, t bench.Target, progress io.Writer) (*bench.IdleResult, error) {
+			o.Target, o.Progress = t, progress
+			return bench.Idle(ctx, o)
+		})
 	cmd.Flags().IntVar(&o.Conns, "conns", 1000, "connections to open")
 	cmd.Flags().IntVar(&o.Channels, "channels", 100, "channels the connections subscribe to, round-robin")
 	cmd.Flags().IntVar(&o.PID, "pid", 0, "server process id: report its RSS per connection (from /proc)")
@@ -126,26 +138,12 @@ func newBenchIdle() *cobra.Command {
 }
 
 func newBenchFanout() *cobra.Command {
-	var f benchFlags
 	var o bench.FanoutOptions
-	cmd := &cobra.Command{
-		Use:   "fanout",
-		Short: "Publish through the HTTP API to many subscribers: deliveries/s, latency, loss",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := interruptible(cmd)
-			defer stop()
-			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			return f.profiled(func() error {
-				r, err := bench.Fanout(ctx, o)
-				if err != nil {
-					return err
-				}
-				return f.report(cmd, r)
-			})
-		},
-	}
-	f.register(cmd)
+	cmd := benchCommand("fanout", "Publish through the HTTP API to many subscribers: deliveries/s, latency, loss",
+		func(ctx context.Context, t bench.Target, progress io.Writer) (*bench.FanoutResult, error) {
+			o.Target, o.Progress = t, progress
+			return bench.Fanout(ctx, o)
+		})
 	cmd.Flags().IntVar(&o.Subscribers, "subs", 1000, "subscribers")
 	cmd.Flags().IntVar(&o.Channels, "channels", 1, "channels the subscribers are spread over")
 	cmd.Flags().Float64Var(&o.Rate, "rate", 100, "events per second, in total")
@@ -157,26 +155,12 @@ func newBenchFanout() *cobra.Command {
 }
 
 func newBenchStreams() *cobra.Command {
-	var f benchFlags
 	var o bench.StreamsOptions
-	cmd := &cobra.Command{
-		Use:   "streams",
-		Short: "AI-token shape: many channels, one subscriber each, one publisher per stream",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := interruptible(cmd)
-			defer stop()
-			o.Target, o.Progress = f.target(), cmd.ErrOrStderr()
-			return f.profiled(func() error {
-				r, err := bench.Streams(ctx, o)
-				if err != nil {
-					return err
-				}
-				return f.report(cmd, r)
-			})
-		},
-	}
-	f.register(cmd)
+	cmd := benchCommand("streams", "AI-token shape: many channels, one subscriber each, one publisher per stream",
+		func(ctx context.Context, t bench.Target, progress io.Writer) (*bench.StreamsResult, error) {
+			o.Target, o.Progress = t, progress
+			return bench.Streams(ctx, o)
+		})
 	cmd.Flags().IntVar(&o.Streams, "streams", 100, "concurrent streams (channels, each with one subscriber and one publisher)")
 	cmd.Flags().Float64Var(&o.TokensPerSec, "tps", 20, "tokens per second per stream")
 	cmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "how long to stream")
