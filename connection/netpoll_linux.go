@@ -326,7 +326,7 @@ func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
 	for range batchesPerTurn {
 		out := t.pending
 		if len(out) == 0 {
-			buf, closing := t.gather(b)
+			buf, closing := b.gather(t.conn, t.enc)
 			if buf == nil {
 				if closing != nil {
 					t.sendClose(closing)
@@ -355,25 +355,6 @@ func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
 		}
 	}
 	p.schedule(t)
-}
-
-// gather frames the next queued frames into b.buf in the connection's
-// encoding; control frames have preset wire forms.
-func (t *tcpTransport) gather(b *writeBatch) ([]byte, *Closing) {
-	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
-	if len(frames) == 0 {
-		return nil, closing
-	}
-	b.frames = frames
-	buf := b.buf[:0]
-	for _, f := range frames {
-		buf = t.enc.appendFrame(buf, f)
-	}
-	clear(frames)
-	if cap(buf) <= 4*maxBatch {
-		b.buf = buf
-	}
-	return buf, nil
 }
 
 // unsent returns the bytes in the socket's send queue (TIOCOUTQ), false if

@@ -118,6 +118,26 @@ type writeBatch struct {
 	write    func(fd uintptr) bool
 }
 
+// gather takes c's next queued frames (up to maxBatch bytes) and frames
+// them into b.buf in the encoding enc. It returns nil with the close to
+// send when the outbox is drained.
+func (b *writeBatch) gather(c *Conn, enc encoding) ([]byte, *Closing) {
+	frames, closing := c.Take(b.frames[:0], maxBatch)
+	if len(frames) == 0 {
+		return nil, closing
+	}
+	b.frames = frames
+	buf := b.buf[:0]
+	for _, f := range frames {
+		buf = enc.appendFrame(buf, f)
+	}
+	clear(frames)
+	if cap(buf) <= 4*maxBatch { // one huge frame is not kept around
+		b.buf = buf
+	}
+	return buf, nil
+}
+
 func newWriteBatch() *writeBatch {
 	b := &writeBatch{}
 	b.write = b.writeFD
@@ -134,31 +154,11 @@ const yieldEvery = 16
 // moves on, so one busy connection cannot starve the rest.
 const batchesPerTurn = 4
 
-// gather takes the next frames from the outbox and returns them framed,
-// in b's buffer. It returns nil with the close to send when the outbox is
-// drained.
-func (t *wsTransport) gather(b *writeBatch) ([]byte, *Closing) {
-	frames, closing := t.conn.Take(b.frames[:0], maxBatch)
-	if len(frames) == 0 {
-		return nil, closing
-	}
-	b.frames = frames
-	buf := b.buf[:0]
-	for _, f := range frames {
-		buf = t.enc.appendFrame(buf, f)
-	}
-	clear(frames)
-	if cap(buf) <= 4*maxBatch { // one huge frame is not kept around
-		b.buf = buf
-	}
-	return buf, nil
-}
-
 // writeSome writes a few batches without blocking, then requeues the
 // transport if frames remain; a full socket moves it to a blocking writer.
 func (t *wsTransport) writeSome(p *writerPool, b *writeBatch) {
 	for range batchesPerTurn {
-		buf, closing := t.gather(b)
+		buf, closing := b.gather(t.conn, t.enc)
 		if buf == nil {
 			if closing != nil {
 				go t.sendClose(closing)
@@ -213,7 +213,7 @@ func (t *wsTransport) flushBlocking(rest []byte, timeout time.Duration) {
 			return
 		}
 		var closing *Closing
-		if buf, closing = t.gather(b); buf == nil {
+		if buf, closing = b.gather(t.conn, t.enc); buf == nil {
 			_ = t.net.SetWriteDeadline(time.Time{})
 			if closing != nil {
 				t.sendClose(closing)
