@@ -278,22 +278,9 @@ func (f *Fleet) Send(i int, message []byte) error {
 }
 
 func (c *fleetConn) send(opcode byte, payload []byte) error {
-	frame := make([]byte, 0, len(payload)+14)
-	frame = append(frame, 0x80|opcode)
-	switch n := len(payload); {
-	case n < 126:
-		frame = append(frame, 0x80|byte(n))
-	case n < 1<<16:
-		frame = append(frame, 0x80|126, byte(n>>8), byte(n))
-	default:
-		frame = binary.BigEndian.AppendUint64(append(frame, 0x80|127), uint64(n))
-	}
 	var mask [4]byte
 	_, _ = rand.Read(mask[:])
-	frame = append(frame, mask[:]...)
-	for i, b := range payload {
-		frame = append(frame, b^mask[i%4])
-	}
+	frame := AppendMaskedFrame(make([]byte, 0, len(payload)+14), 0x80|opcode, payload, mask)
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	_, err := c.net.Write(frame)

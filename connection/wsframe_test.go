@@ -2,10 +2,11 @@ package connection
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/quaver-dev/quaver/client"
 )
 
 // clientFrame builds a masked frame as a browser sends it.
@@ -14,21 +15,7 @@ func clientFrame(fin bool, opcode byte, payload []byte) []byte {
 	if fin {
 		b0 |= 0x80
 	}
-	f := []byte{b0}
-	switch n := len(payload); {
-	case n < 126:
-		f = append(f, 0x80|byte(n))
-	case n < 1<<16:
-		f = append(f, 0x80|126, byte(n>>8), byte(n))
-	default:
-		f = binary.BigEndian.AppendUint64(append(f, 0x80|127), uint64(n))
-	}
-	mask := [4]byte{0x12, 0x34, 0x56, 0x78}
-	f = append(f, mask[:]...)
-	for i, c := range payload {
-		f = append(f, c^mask[i%4])
-	}
-	return f
+	return client.AppendMaskedFrame(nil, b0, payload, [4]byte{0x12, 0x34, 0x56, 0x78})
 }
 
 // recording is a frameSink that keeps copies of what it got.

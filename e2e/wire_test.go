@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/internal/testserver"
 )
 
@@ -339,20 +340,7 @@ func (s *rawSocket) closeCode() int {
 // send writes one masked, final frame; b0 carries the opcode and RSV bits.
 func (s *rawSocket) send(b0 byte, payload []byte) {
 	s.t.Helper()
-	frame := []byte{0x80 | b0}
-	switch n := len(payload); {
-	case n < 126:
-		frame = append(frame, 0x80|byte(n))
-	case n < 1<<16:
-		frame = append(frame, 0x80|126, byte(n>>8), byte(n))
-	default:
-		frame = binary.BigEndian.AppendUint64(append(frame, 0x80|127), uint64(n))
-	}
-	mask := []byte{0x5a, 0x13, 0xc7, 0x01}
-	frame = append(frame, mask...)
-	for i, c := range payload {
-		frame = append(frame, c^mask[i%4])
-	}
+	frame := client.AppendMaskedFrame(nil, 0x80|b0, payload, [4]byte{0x5a, 0x13, 0xc7, 0x01})
 	_ = s.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if _, err := s.conn.Write(frame); err != nil {
 		s.t.Fatal(err)
