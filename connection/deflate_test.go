@@ -214,27 +214,7 @@ func TestFrameReaderDeflate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, chunk := range []int{len(tt.input), 1, 3, 7} {
-				r := &frameReader{maxMessage: 1000, deflate: tt.deflate}
-				sink := &recording{}
-				var err error
-				for i := 0; i < len(tt.input) && err == nil; i += chunk {
-					err = r.feed(append([]byte(nil), tt.input[i:min(i+chunk, len(tt.input))]...), sink)
-				}
-				if tt.err != nil {
-					var fe *frameError
-					if !errors.As(err, &fe) || fe != tt.err {
-						t.Fatalf("chunks of %d: error %v, want %v", chunk, err, tt.err)
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("chunks of %d: %v", chunk, err)
-				}
-				if fmt.Sprint(sink.got) != fmt.Sprint(tt.want) {
-					t.Fatalf("chunks of %d: got %q, want %q", chunk, sink.got, tt.want)
-				}
-			}
+			checkFeed(t, func() *frameReader { return &frameReader{maxMessage: 1000, deflate: tt.deflate} }, tt.input, tt.want, tt.err)
 		})
 	}
 }

@@ -18,6 +18,37 @@ func clientFrame(fin bool, opcode byte, payload []byte) []byte {
 	return client.AppendMaskedFrame(nil, b0, payload, [4]byte{0x12, 0x34, 0x56, 0x78})
 }
 
+// checkFeed feeds input to a new reader whole and in chunks of 1, 3 and 7
+// bytes: each time it must deliver want and keep nothing over, or fail
+// with wantErr.
+func checkFeed(t *testing.T, newReader func() *frameReader, input []byte, want []string, wantErr *frameError) {
+	t.Helper()
+	for _, chunk := range []int{len(input), 1, 3, 7} {
+		r := newReader()
+		sink := &recording{}
+		var err error
+		for i := 0; i < len(input) && err == nil; i += chunk {
+			err = r.feed(append([]byte(nil), input[i:min(i+chunk, len(input))]...), sink)
+		}
+		if wantErr != nil {
+			var fe *frameError
+			if !errors.As(err, &fe) || fe != wantErr {
+				t.Fatalf("chunks of %d: error %v, want %v", chunk, err, wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("chunks of %d: %v", chunk, err)
+		}
+		if fmt.Sprint(sink.got) != fmt.Sprint(want) {
+			t.Fatalf("chunks of %d: got %q, want %q", chunk, sink.got, want)
+		}
+		if len(r.partial) != 0 {
+			t.Fatalf("chunks of %d: %d bytes left over", chunk, len(r.partial))
+		}
+	}
+}
+
 // recording is a frameSink that keeps copies of what it got.
 type recording struct{ got []string }
 
@@ -69,31 +100,7 @@ func TestFrameReader(t *testing.T) {
 			if tt.name == "64-bit length" {
 				limit = 100000
 			}
-			// Whole, and split at every byte boundary: the result is the same.
-			for _, chunk := range []int{len(tt.input), 1, 3, 7} {
-				r := &frameReader{maxMessage: limit}
-				sink := &recording{}
-				var err error
-				for i := 0; i < len(tt.input) && err == nil; i += chunk {
-					err = r.feed(append([]byte(nil), tt.input[i:min(i+chunk, len(tt.input))]...), sink)
-				}
-				if tt.err != nil {
-					var fe *frameError
-					if !errors.As(err, &fe) || fe != tt.err {
-						t.Fatalf("chunks of %d: error %v, want %v", chunk, err, tt.err)
-					}
-					continue
-				}
-				if err != nil {
-					t.Fatalf("chunks of %d: %v", chunk, err)
-				}
-				if fmt.Sprint(sink.got) != fmt.Sprint(tt.want) {
-					t.Fatalf("chunks of %d: got %q, want %q", chunk, sink.got, tt.want)
-				}
-				if len(r.partial) != 0 {
-					t.Fatalf("chunks of %d: %d bytes left over", chunk, len(r.partial))
-				}
-			}
+			checkFeed(t, func() *frameReader { return &frameReader{maxMessage: limit} }, tt.input, tt.want, tt.err)
 		})
 	}
 }
