@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -265,53 +262,17 @@ type ServerCounters struct {
 func readServerCounters(ctx context.Context, nodes []string) (*ServerCounters, error) {
 	c := &ServerCounters{}
 	for _, node := range nodes {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(node, "/")+"/metrics", nil)
+		m, err := client.ReadMetrics(ctx, node)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("bench: %w", err)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		body, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("bench: %s/metrics: %s", node, resp.Status)
-		}
-		// A counter with labels appears once it has counted something.
-		for _, line := range strings.Split(string(body), "\n") {
-			name, value, ok := metricSample(line)
-			switch {
-			case !ok:
-			case name == "quaver_tokens_coalesced_total":
-				c.TokensCoalesced += value
-			case name == "quaver_slow_consumer_closes_total":
-				c.SlowConsumerCloses += value
-			}
+		c.TokensCoalesced += m["quaver_tokens_coalesced_total"]
+		c.SlowConsumerCloses += m["quaver_slow_consumer_closes_total"]
+		for name := range m {
 			c.quaver = c.quaver || strings.HasPrefix(name, "quaver_")
 		}
 	}
 	return c, nil
-}
-
-// metricSample splits a Prometheus text line into name and value.
-func metricSample(line string) (string, float64, bool) {
-	if line == "" || line[0] == '#' {
-		return "", 0, false
-	}
-	i := strings.LastIndexByte(line, ' ')
-	if i < 0 {
-		return "", 0, false
-	}
-	name := line[:i]
-	if j := strings.IndexByte(name, '{'); j >= 0 {
-		name = name[:j]
-	}
-	v, err := strconv.ParseFloat(line[i+1:], 64)
-	return name, v, err == nil
 }
 
 // since returns the counts from before to c, or nil when either read

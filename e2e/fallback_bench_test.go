@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,18 +45,15 @@ func BenchmarkFallbackLatency(b *testing.B) {
 // serverStats reads a node's memory and goroutines from /metrics.
 func serverStats(b *testing.B, n *testnode.Node) (rss, heap, goroutines float64) {
 	b.Helper()
-	resp, err := http.Get(n.URL + "/metrics")
+	m, err := client.ReadMetrics(context.Background(), n.URL)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	value := func(name string) float64 {
-		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
-		if m == nil {
+		v, ok := m[name]
+		if !ok {
 			b.Fatalf("/metrics has no %s", name)
 		}
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
 		return v
 	}
 	return value("process_resident_memory_bytes"), value("go_memstats_heap_inuse_bytes"), value("go_goroutines")

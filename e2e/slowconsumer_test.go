@@ -8,8 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -920,7 +918,7 @@ func startMemorySampler(t *testing.T, node *testnode.Node, pid int) *memorySampl
 		defer tick.Stop()
 		for ctx.Err() == nil {
 			rss, err1 := readProcStatus(pid, "VmRSS")
-			heap, err2 := readMetrics(node.URL)
+			heap, err2 := client.ReadMetrics(context.Background(), node.URL)
 			if err1 == nil && err2 == nil {
 				s.mu.Lock()
 				s.rss, s.heap = max(s.rss, rss), max(s.heap, heap["go_memstats_heap_inuse_bytes"])
@@ -996,39 +994,9 @@ func readProcStatus(pid int, field string) (float64, error) {
 // over its labels.
 func scrapeMetrics(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	m, err := readMetrics(url)
+	m, err := client.ReadMetrics(context.Background(), url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
-}
-
-func readMetrics(url string) (map[string]float64, error) {
-	resp, err := http.Get(url + "/metrics")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		name := line[:i]
-		if j := strings.IndexByte(name, '{'); j >= 0 {
-			name = name[:j]
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out, nil
 }
