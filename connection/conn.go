@@ -121,7 +121,7 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 	case pushed:
 		return true
 	case pushedMerged:
-		c.hub.opts.Metrics.TokenCoalesced(c.app.ID)
+		c.delivery.TokenCoalesced()
 		return true
 	case pushOverflow:
 		if c.slow.CompareAndSwap(false, true) {

@@ -28,11 +28,3 @@ func (m *Metrics) SlowConsumerClosed(app string) {
 		m.slowConsumerCloses.WithLabelValues(app).Inc()
 	}
 }
-
-// TokenCoalesced counts a token event merged into a slow client's queued
-// token event of the same stream.
-func (m *Metrics) TokenCoalesced(app string) {
-	if m != nil {
-		m.tokensCoalesced.WithLabelValues(app).Inc()
-	}
-}

@@ -19,6 +19,7 @@ type Delivery struct {
 	ttftIngest  prometheus.Observer
 	ttftRequest prometheus.Observer
 	gap         prometheus.Observer
+	coalesced   prometheus.Counter
 }
 
 type deliveryCollectors struct {
@@ -62,6 +63,7 @@ func (m *Metrics) Delivery(app string) *Delivery {
 		ttftIngest:  c.ttft.WithLabelValues(app, "ingest"),
 		ttftRequest: c.ttft.WithLabelValues(app, "request"),
 		gap:         c.gap.WithLabelValues(app),
+		coalesced:   m.tokensCoalesced.WithLabelValues(app),
 	}
 	for i, s := range sources {
 		d.latency[i] = c.latency.WithLabelValues(app, s)
@@ -74,6 +76,14 @@ func (m *Metrics) Delivery(app string) *Delivery {
 func (d *Delivery) Written(n int) {
 	if d != nil {
 		d.out.Add(float64(n))
+	}
+}
+
+// TokenCoalesced counts a token event merged into a slow client's queued
+// token event of the same stream.
+func (d *Delivery) TokenCoalesced() {
+	if d != nil {
+		d.coalesced.Inc()
 	}
 }
 
