@@ -15,7 +15,7 @@ func (c *Conn) ReceiveMsgpack(data []byte) { c.handle(data, protocol.DecodeMsgpa
 
 func (c *Conn) handle(data []byte, decode func([]byte) (protocol.Message, error)) {
 	c.Touch()
-	c.hub.opts.Metrics.MessageIn(c.app.ID)
+	c.delivery.MessageIn()
 	c.receive.Lock()
 	defer c.receive.Unlock()
 	if c.isClosed() {

@@ -15,13 +15,6 @@ func (m *Metrics) ConnectionClosed(app, transport string) {
 	}
 }
 
-// MessageIn counts a message received from a client.
-func (m *Metrics) MessageIn(app string) {
-	if m != nil {
-		m.messagesIn.WithLabelValues(app).Inc()
-	}
-}
-
 // SlowConsumerClosed counts a connection closed for falling behind.
 func (m *Metrics) SlowConsumerClosed(app string) {
 	if m != nil {

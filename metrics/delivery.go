@@ -10,10 +10,12 @@ import (
 // protocol.Source (server, api, redis_stream, client_event).
 var sources = [...]string{"server", "api", "redis_stream", "client_event"}
 
-// Delivery holds one app's delivery collectors with their labels resolved,
-// so that what runs per frame written is an observation, not a lookup.
+// Delivery holds one app's per-message collectors with their labels
+// resolved, so that what runs per frame written (or message received) is
+// an observation, not a lookup.
 // A nil *Delivery records nothing.
 type Delivery struct {
+	in          prometheus.Counter
 	out         prometheus.Counter
 	latency     [len(sources)]prometheus.Observer
 	ttftIngest  prometheus.Observer
@@ -59,6 +61,7 @@ func (m *Metrics) Delivery(app string) *Delivery {
 		return d.(*Delivery)
 	}
 	d := &Delivery{
+		in:          m.messagesIn.WithLabelValues(app),
 		out:         m.messagesOut.WithLabelValues(app),
 		ttftIngest:  c.ttft.WithLabelValues(app, "ingest"),
 		ttftRequest: c.ttft.WithLabelValues(app, "request"),
@@ -70,6 +73,13 @@ func (m *Metrics) Delivery(app string) *Delivery {
 	}
 	got, _ := m.deliveries.LoadOrStore(app, d)
 	return got.(*Delivery)
+}
+
+// MessageIn counts a message received from a client.
+func (d *Delivery) MessageIn() {
+	if d != nil {
+		d.in.Inc()
+	}
 }
 
 // Written counts frames written to a client.
