@@ -168,6 +168,37 @@ func TestTokenCorpus(t *testing.T) {
 	}
 }
 
+// TestSnapshotCompresses backs the README's deflate figure for large
+// frames: the snapshot a late joiner receives of the corpus's first answer
+// (its whole text in one token event) goes out at about half its JSON size
+// with the default threshold.
+func TestSnapshotCompresses(t *testing.T) {
+	events, _ := tokenCorpus(t)
+	var stream string
+	var seq int64
+	var text strings.Builder
+	for _, e := range events {
+		tok, ok := protocol.ParseToken(string(e.Data))
+		if !ok {
+			continue
+		}
+		if stream == "" {
+			stream = tok.Stream
+		}
+		if tok.Stream == stream {
+			text.WriteString(tok.Delta)
+			seq = tok.Seq
+		}
+	}
+	snapshot := []*protocol.Frame{protocol.NewFrame("token", "ai-chat.1", protocol.TokenData(stream, seq, text.String(), true, false), protocol.DataString, "")}
+	plain := corpusWireBytes(snapshot, encoding{})
+	deflated := corpusWireBytes(snapshot, encoding{deflate: newDeflater(512)})
+	t.Logf("the first answer's snapshot: %d bytes of JSON, %d deflated (%.0f%%)", plain, deflated, 100*float64(deflated)/float64(plain))
+	if plain < 4000 || deflated > plain*6/10 {
+		t.Errorf("snapshot %d bytes, %d deflated: want a few KB shrinking to at most 60%%", plain, deflated)
+	}
+}
+
 // BenchmarkBytesPerToken reports the bytes on the wire per token of the
 // corpus (WebSocket headers included, all events counted, divided by the
 // token events) for each encoding, the saving against JSON with as many
