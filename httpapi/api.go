@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -36,8 +37,9 @@ type Options struct {
 
 // API is the Pusher HTTP API.
 type API struct {
-	opts   Options
-	router chi.Router
+	opts    Options
+	router  chi.Router
+	signers sync.Map // app secret → *protocol.Signer
 }
 
 // New builds the API's routes.
@@ -55,24 +57,28 @@ func New(o Options) *API {
 	r := chi.NewRouter()
 	r.Get("/up", a.up)
 	r.Route("/apps/{appID}", func(r chi.Router) {
-		r.Use(a.authenticate)
-		r.Post("/events", a.triggerEvent)
-		r.Post("/batch_events", a.triggerBatch)
-		r.Get("/channels", a.listChannels)
-		r.Get("/channels/{channel}", a.showChannel)
-		r.Get("/channels/{channel}/users", a.listUsers)
-		r.Get("/channels/{channel}/history", a.channelHistory)
-		r.Get("/connections", a.connections)
-		r.Post("/users/{userID}/terminate_connections", a.terminate)
+		r.Post("/events", a.authenticate(a.triggerEvent))
+		r.Post("/batch_events", a.authenticate(a.triggerBatch))
+		r.Get("/channels", a.authenticate(a.listChannels))
+		r.Get("/channels/{channel}", a.authenticate(a.showChannel))
+		r.Get("/channels/{channel}/users", a.authenticate(a.listUsers))
+		r.Get("/channels/{channel}/history", a.authenticate(a.channelHistory))
+		r.Get("/connections", a.authenticate(a.connections))
+		r.Post("/users/{userID}/terminate_connections", a.authenticate(a.terminate))
+		// Below an app, only a signed request learns which paths exist.
+		r.NotFound(a.authenticate(func(w http.ResponseWriter, _ *http.Request, _ *apps.App, _ []byte) { notFound(w) }))
+		r.MethodNotAllowed(a.authenticate(func(w http.ResponseWriter, _ *http.Request, _ *apps.App, _ []byte) { methodNotAllowed(w) }))
 	})
-	r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, &apiError{http.StatusNotFound, "Not found"})
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) {
-		writeError(w, &apiError{http.StatusMethodNotAllowed, "Method not allowed"})
-	})
+	r.NotFound(func(w http.ResponseWriter, _ *http.Request) { notFound(w) })
+	r.MethodNotAllowed(func(w http.ResponseWriter, _ *http.Request) { methodNotAllowed(w) })
 	a.router = r
 	return a
+}
+
+func notFound(w http.ResponseWriter) { writeError(w, &apiError{http.StatusNotFound, "Not found"}) }
+
+func methodNotAllowed(w http.ResponseWriter) {
+	writeError(w, &apiError{http.StatusMethodNotAllowed, "Method not allowed"})
 }
 
 // ServeHTTP implements http.Handler.
@@ -94,9 +100,8 @@ func (a *API) up(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (a *API) connections(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
-	n, err := a.opts.State.Connections(r.Context(), s.app.ID)
+func (a *API) connections(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
+	n, err := a.opts.State.Connections(r.Context(), app.ID)
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return
@@ -104,9 +109,8 @@ func (a *API) connections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int{"connections": n})
 }
 
-func (a *API) terminate(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
-	if err := a.opts.State.Terminate(r.Context(), s.app.ID, pathParam(r, "userID")); err != nil {
+func (a *API) terminate(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
+	if err := a.opts.State.Terminate(r.Context(), app.ID, pathParam(r, "userID")); err != nil {
 		a.stateError(w, r.Context(), err)
 		return
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/quaver-dev/quaver/apps"
 	"net/http"
 	"sort"
 	"strings"
@@ -8,8 +9,7 @@ import (
 	"github.com/quaver-dev/quaver/channels"
 )
 
-func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+func (a *API) listChannels(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
 	q := r.URL.Query()
 	prefix := q.Get("filter_by_prefix")
 	withUsers := false
@@ -27,7 +27,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
 		writeError(w, badRequest("info=user_count needs filter_by_prefix=presence-"))
 		return
 	}
-	counts, err := a.opts.State.Channels(r.Context(), s.app.ID, prefix)
+	counts, err := a.opts.State.Channels(r.Context(), app.ID, prefix)
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return
@@ -36,7 +36,7 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
 	for ch := range counts {
 		out[ch] = map[string]int{}
 		if withUsers {
-			n, err := a.opts.Presence.Count(r.Context(), s.app.ID, ch)
+			n, err := a.opts.Presence.Count(r.Context(), app.ID, ch)
 			if err != nil {
 				a.stateError(w, r.Context(), err)
 				return
@@ -47,20 +47,19 @@ func (a *API) listChannels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"channels": out})
 }
 
-func (a *API) showChannel(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+func (a *API) showChannel(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
 	ch := pathParam(r, "channel")
 	if err := channels.Validate(ch); err != nil {
 		writeError(w, badRequest(err.Error()))
 		return
 	}
-	n, err := a.opts.State.SubscriptionCount(r.Context(), s.app.ID, ch)
+	n, err := a.opts.State.SubscriptionCount(r.Context(), app.ID, ch)
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return
 	}
 	out := map[string]any{"occupied": n > 0}
-	info, err := a.channelInfo(r.Context(), s.app.ID, ch, r.URL.Query().Get("info"))
+	info, err := a.channelInfo(r.Context(), app.ID, ch, r.URL.Query().Get("info"))
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return
@@ -71,14 +70,13 @@ func (a *API) showChannel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+func (a *API) listUsers(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
 	ch := pathParam(r, "channel")
 	if channels.Classify(ch).Kind != channels.Presence || channels.Validate(ch) != nil {
 		writeError(w, badRequest("users are only listed for presence channels"))
 		return
 	}
-	members, err := a.opts.Presence.Members(r.Context(), s.app.ID, ch)
+	members, err := a.opts.Presence.Members(r.Context(), app.ID, ch)
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return

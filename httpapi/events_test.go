@@ -123,6 +123,33 @@ func TestEventsGolden(t *testing.T) {
 		{name: "bad socket_id", request: trigger(`{"name":"e","data":"x","channels":["my-channel"],"socket_id":"abc"}`), wantStatus: 400, check: nothingReceived},
 		{name: "socket_id with a third part", request: trigger(`{"name":"e","data":"x","channels":["my-channel"],"socket_id":"1.2.3"}`), wantStatus: 400},
 		{name: "channels not strings", request: trigger(`{"name":"e","data":"x","channels":[1]}`), wantStatus: 400},
+		{name: "name not a string", request: trigger(`{"name":1,"data":"x","channels":["my-channel"]}`), wantStatus: 400, check: nothingReceived},
+		{name: "channels not an array", request: trigger(`{"name":"e","data":"x","channels":"my-channel"}`), wantStatus: 400},
+		{name: "bad escape", request: trigger(`{"name":"e","data":"\x","channel":"my-channel"}`), wantStatus: 400, check: nothingReceived},
+		{
+			name:       "null fields read as absent",
+			request:    trigger(`{"name":"e","data":"x","channel":"my-channel","channels":null,"socket_id":null,"info":null}`),
+			wantStatus: 200,
+			check: func(t *testing.T, e *env) {
+				received(t, e, `{"event":"e","channel":"my-channel","data":"x"}`, "1.1", "1.2")
+			},
+		},
+		{
+			name:       "the last of repeated keys counts",
+			request:    trigger(`{"name":"first","data":1,"channel":"my-channel","name":"e","data":"x"}`),
+			wantStatus: 200,
+			check: func(t *testing.T, e *env) {
+				received(t, e, `{"event":"e","channel":"my-channel","data":"x"}`, "1.1", "1.2")
+			},
+		},
+		{
+			name:       "escapes decoded once",
+			request:    trigger(`{"name":"e","data":"a\"b\\c\nd \u00e9 \ud83d\ude00 \/","channel":"my-channel"}`),
+			wantStatus: 200,
+			check: func(t *testing.T, e *env) {
+				received(t, e, `{"event":"e","channel":"my-channel","data":"a\"b\\c\nd é 😀 /"}`, "1.1", "1.2")
+			},
+		},
 	})
 }
 
@@ -163,5 +190,7 @@ func TestBatchGolden(t *testing.T) {
 		{name: "item data too large", request: smallBatch(`{"batch":[{"channel":"my-channel","name":"e","data":"0123456789abcdefg"}]}`), wantStatus: 413, check: nothingReceived},
 		{name: "item bad socket_id", request: batch(`{"batch":[{"channel":"my-channel","name":"e","data":"x","socket_id":"x.1"}]}`), wantStatus: 400},
 		{name: "item missing channel", request: batch(`{"batch":[{"name":"e","data":"x"}]}`), wantStatus: 400},
+		{name: "item not an object", request: batch(`{"batch":[{"channel":"my-channel","name":"e","data":"x"},"e"]}`), wantStatus: 400, check: nothingReceived},
+		{name: "null batch", request: batch(`{"batch":null}`), wantStatus: 400},
 	})
 }

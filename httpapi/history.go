@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"github.com/quaver-dev/quaver/apps"
 	"net/http"
 	"strconv"
 
@@ -14,14 +15,13 @@ const maxHistoryLimit = 1000
 // channelHistory answers GET /apps/{id}/channels/{name}/history: the text of
 // each token stream the channel retains and its last events (up to limit,
 // default all kept), for channels with an AI streaming rule.
-func (a *API) channelHistory(w http.ResponseWriter, r *http.Request) {
-	s := signedFrom(r.Context())
+func (a *API) channelHistory(w http.ResponseWriter, r *http.Request, app *apps.App, _ []byte) {
 	ch := pathParam(r, "channel")
 	if err := channels.Validate(ch); err != nil {
 		writeError(w, badRequest(err.Error()))
 		return
 	}
-	rule := s.app.Rule(ch)
+	rule := app.Rule(ch)
 	if rule == nil || (!rule.Tokens && rule.History == 0) {
 		writeError(w, badRequest("the channel keeps no history: configure a channel rule with tokens or history"))
 		return
@@ -35,7 +35,7 @@ func (a *API) channelHistory(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = min(n, rule.History)
 	}
-	streams, recent, err := a.opts.Publisher.History(r.Context(), s.app.ID, ch, limit)
+	streams, recent, err := a.opts.Publisher.History(r.Context(), app.ID, ch, limit)
 	if err != nil {
 		a.stateError(w, r.Context(), err)
 		return

@@ -1,14 +1,14 @@
 package httpapi
 
 import (
-	"context"
+	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/quaver-dev/quaver/apps"
@@ -18,24 +18,46 @@ import (
 // MaxClockSkew is how far auth_timestamp may be from the server's clock.
 const MaxClockSkew = 600 * time.Second
 
-type contextKey struct{}
+// maxQueryParams bounds the parameters of a signed request's query; an SDK
+// sends about six.
+const maxQueryParams = 64
 
-// signed is what the signature middleware hands the handlers: the app the
-// request authenticated as and the body it signed.
-type signed struct {
-	app  *apps.App
-	body []byte
+// maxPooledBody is the largest request body buffer kept for reuse; a rare
+// big batch must not pin its megabyte in the pool.
+const maxPooledBody = 64 << 10
+
+// scratch is one signed request's reusable memory: the body, the query and
+// the string it signs. Reusing them keeps a trigger (an AI backend sends one
+// per token) from making garbage of what it needs only until it returns.
+type scratch struct {
+	body    bytes.Buffer
+	query   protocol.Query
+	signing []byte
 }
 
-func signedFrom(ctx context.Context) *signed { return ctx.Value(contextKey{}).(*signed) }
+var scratches = sync.Pool{New: func() any { return new(scratch) }}
+
+func (s *scratch) release() {
+	if s.body.Cap() > maxPooledBody {
+		return
+	}
+	s.body.Reset()
+	clear(s.query)
+	s.query = s.query[:0]
+	scratches.Put(s)
+}
+
+// signedHandler serves a request whose signature checked out, as app, with
+// the body it signed. The body is only valid until the handler returns.
+type signedHandler func(w http.ResponseWriter, r *http.Request, app *apps.App, body []byte)
 
 // authenticate resolves the app from the path, reads the body within the
 // size limit and checks the Pusher request signature: auth_key, a fresh
 // auth_timestamp, body_md5 recomputed from the body received (so a changed
 // body fails), and auth_signature over METHOD, the decoded path and the
 // sorted query, compared in constant time.
-func (a *API) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (a *API) authenticate(next signedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		app, err := a.opts.Apps.ByID(r.Context(), pathParam(r, "appID"))
 		if err != nil {
 			writeError(w, &apiError{http.StatusNotFound, "Unknown app id"})
@@ -45,8 +67,9 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			writeError(w, &apiError{http.StatusForbidden, "App is disabled"})
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.opts.MaxRequestSize))
-		if err != nil {
+		s := scratches.Get().(*scratch)
+		defer s.release()
+		if _, err := s.body.ReadFrom(http.MaxBytesReader(w, r.Body, a.opts.MaxRequestSize)); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				writeError(w, tooLarge("Request body is larger than "+strconv.FormatInt(tooBig.Limit, 10)+" bytes"))
@@ -55,17 +78,19 @@ func (a *API) authenticate(next http.Handler) http.Handler {
 			}
 			return
 		}
-		if failure := a.verify(app, r, body); failure != nil {
+		if failure := a.verify(app, r, s); failure != nil {
 			writeError(w, failure)
 			return
 		}
-		ctx := context.WithValue(r.Context(), contextKey{}, &signed{app: app, body: body})
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
+		next(w, r, app, s.body.Bytes())
+	}
 }
 
-func (a *API) verify(app *apps.App, r *http.Request, body []byte) *apiError {
-	query := r.URL.Query()
+func (a *API) verify(app *apps.App, r *http.Request, s *scratch) *apiError {
+	if strings.Count(r.URL.RawQuery, "&") >= maxQueryParams {
+		return badRequest("The query has more than " + strconv.Itoa(maxQueryParams) + " parameters")
+	}
+	query := protocol.ParseQuery(s.query[:0], r.URL.RawQuery)
 	if query.Get("auth_key") != app.Key {
 		return unauthorized("auth_key does not match the app")
 	}
@@ -76,13 +101,25 @@ func (a *API) verify(app *apps.App, r *http.Request, body []byte) *apiError {
 	if skew := a.opts.Now().Sub(time.Unix(ts, 0)); skew > MaxClockSkew || skew < -MaxClockSkew {
 		return unauthorized("auth_timestamp is more than 600 seconds from the server time; check the clock")
 	}
-	if len(body) > 0 {
+	signature := query.Get("auth_signature")
+	if body := s.body.Bytes(); len(body) > 0 {
 		sum := md5.Sum(body)
-		query.Set("body_md5", hex.EncodeToString(sum[:]))
+		query = query.Replace("body_md5", hex.EncodeToString(sum[:]))
 	}
+	s.query = query
 	path := strings.TrimPrefix(r.URL.Path, a.opts.PathPrefix)
-	if !protocol.ValidSignature(app.Secret, protocol.APISigningString(r.Method, path, query), query.Get("auth_signature")) {
+	s.signing = protocol.AppendAPISigningString(s.signing[:0], r.Method, path, query)
+	if !a.signer(app.Secret).Valid(s.signing, signature) {
 		return unauthorized("Invalid signature: expected HMAC SHA256 hex digest of METHOD\\nPATH\\nQUERY")
 	}
 	return nil
+}
+
+// signer returns the Signer for an app secret, made once per secret.
+func (a *API) signer(secret string) *protocol.Signer {
+	if s, ok := a.signers.Load(secret); ok {
+		return s.(*protocol.Signer)
+	}
+	s, _ := a.signers.LoadOrStore(secret, protocol.NewSigner(secret))
+	return s.(*protocol.Signer)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,6 +160,36 @@ func TestSignatureGolden(t *testing.T) {
 					t.Fatalf("terminated %v", e.state.terminated)
 				}
 			},
+		},
+		{
+			// The signed body_md5 sent again under another case must not
+			// stand in for the md5 of the body received.
+			name: "body changed, its signed md5 repeated in capitals",
+			request: func(t *testing.T) *http.Request {
+				req := signed(t, mainApp, "POST", "/events", nil, triggerBody)
+				req = withQuery(req, func(q url.Values) { q.Set("BODY_MD5", q.Get("body_md5")) })
+				return withBody(req, strings.Replace(triggerBody, "my-channel", "private-chat.1", 1))
+			},
+			wantStatus: 401,
+			check:      nothingReceived,
+		},
+		{
+			name: "too many query parameters",
+			request: func(t *testing.T) *http.Request {
+				return withQuery(signed(t, mainApp, "GET", "/channels", nil, ""), func(q url.Values) {
+					for i := range 64 {
+						q.Set("p"+strconv.Itoa(i), "x")
+					}
+				})
+			},
+			wantStatus: 400,
+		},
+		{
+			name: "signed request to an unknown resource",
+			request: func(t *testing.T) *http.Request {
+				return signed(t, mainApp, "GET", "/nope", nil, "")
+			},
+			wantStatus: 404,
 		},
 		{
 			name: "unknown app",

@@ -150,6 +150,44 @@ func TestAPISigningString(t *testing.T) {
 	}
 }
 
+// TestSignedQuery checks the query as the API's signature check reads it:
+// the first of keys that differ only in case is signed, and Replace leaves
+// no other case of its key behind to stand in for the value it sets.
+func TestSignedQuery(t *testing.T) {
+	q := protocol.ParseQuery(nil, "b=2&A=1&a=3&auth_signature=x&Auth_Signature=y&body_md5=old&BODY_MD5=older&e=&f")
+	if got, want := q.Get("a"), "3"; got != want {
+		t.Fatalf("Get(a) = %q, want %q (keys match exactly)", got, want)
+	}
+	q = q.Replace("body_md5", "new")
+	got := string(protocol.AppendAPISigningString(nil, "POST", "/p", q))
+	if want := "POST\n/p\na=1&b=2&body_md5=new&e=&f="; got != want {
+		t.Fatalf("signing string %q, want %q", got, want)
+	}
+}
+
+// FuzzParseQuery checks ParseQuery against url.ParseQuery: the same
+// parameters with the same values in the same order per key.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"a=1&b=2", "a=1&a=2", "a;b=1&c=2", "%zz=1&b=%41", "a+b=c+d", "&&=&a", "x=%", "k=v=w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, _ := url.ParseQuery(raw)
+		got := url.Values{}
+		for _, p := range protocol.ParseQuery(nil, raw) {
+			got[p.Key] = append(got[p.Key], p.Value)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("ParseQuery(%q) = %v, url.ParseQuery = %v", raw, got, want)
+		}
+		for k, vs := range want {
+			if strings.Join(got[k], "\x00") != strings.Join(vs, "\x00") || len(got[k]) != len(vs) {
+				t.Fatalf("ParseQuery(%q)[%q] = %q, url.ParseQuery has %q", raw, k, got[k], vs)
+			}
+		}
+	})
+}
+
 func TestValidSignature(t *testing.T) {
 	const msg = "1234.1234:private-foobar"
 	good := protocol.Sign(specSecret, msg)
@@ -176,6 +214,13 @@ func TestValidSignature(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := protocol.ValidSignature(tt.secret, msg, tt.signature); got != tt.want {
 				t.Fatalf("ValidSignature(%q) = %v, want %v", tt.signature, got, tt.want)
+			}
+			// A Signer reuses its hash: check another message first, so a
+			// state left over from it would show.
+			s := protocol.NewSigner(tt.secret)
+			s.Valid([]byte("another message"), good)
+			if got := s.Valid([]byte(msg), tt.signature); got != tt.want {
+				t.Fatalf("Signer.Valid(%q) = %v, want %v", tt.signature, got, tt.want)
 			}
 		})
 	}
@@ -238,6 +283,9 @@ func FuzzVerifyAuth(f *testing.F) {
 		}
 		if !protocol.ValidSignature(secret, msg, protocol.Sign(secret, msg)) {
 			t.Fatal("ValidSignature rejects Sign's output")
+		}
+		if !protocol.NewSigner(secret).Valid([]byte(msg), protocol.Sign(secret, msg)) {
+			t.Fatal("Signer.Valid rejects Sign's output")
 		}
 	})
 }
