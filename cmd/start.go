@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 
@@ -26,6 +27,7 @@ func newStartCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			setGCPercent(os.LookupEnv)
 			level := slog.LevelInfo
 			if cfg.Debug {
 				level = slog.LevelDebug
@@ -50,6 +52,22 @@ func newStartCommand() *cobra.Command {
 	}
 	flags.register(cmd.Flags())
 	return cmd
+}
+
+// gcPercent is the garbage collector's target when GOGC is not set. Every
+// trigger or token leaves a few kilobytes of garbage; at 10,000 a second
+// Go's default of 100 collects four times a second, and each mark phase on
+// a busy core holds up the requests queued behind it: one-token triggers
+// for 500 streams had a p99 of 6.7–14 ms at 100 and 4.4–7.9 ms at 200. The
+// price is memory: an idle connection costs 3.2 KB of RSS instead of
+// 2.3 KB. GOGC and GOMEMLIMIT, when set, decide instead.
+const gcPercent = 200
+
+// setGCPercent applies gcPercent unless the environment sets GOGC.
+func setGCPercent(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // printBanner says where the server listens and, for the development app,

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -328,5 +329,20 @@ func TestStartShutdownTellsEveryClient(t *testing.T) {
 	}
 	if codes[4200] != len(subs) {
 		t.Fatalf("close codes seen by %d clients: %v, want 4200 for all", len(subs), codes)
+	}
+}
+
+// TestGCPercent: without GOGC the server collects at gcPercent; with GOGC
+// set, the runtime's reading of it stands.
+func TestGCPercent(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	setGCPercent(func(string) (string, bool) { return "50", true })
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("with GOGC set, GC percent %d, want it left at 100", got)
+	}
+	setGCPercent(func(string) (string, bool) { return "", false })
+	if got := debug.SetGCPercent(100); got != gcPercent {
+		t.Fatalf("without GOGC, GC percent %d, want %d", got, gcPercent)
 	}
 }
