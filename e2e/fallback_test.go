@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -85,9 +84,9 @@ func testFallbackTransport(t *testing.T, transport string) {
 	if got := transportConnections(t, ws.srv.URL); got[transport] != 2 || got["ws"] != 0 {
 		t.Fatalf("/up connections %v, want 2 over %s", got, transport)
 	}
-	metric := regexp.MustCompile(`quaver_connections\{app="` + testserver.AppID + `",transport="` + transport + `"\} 2`)
-	if body := getText(t, ws.srv.URL+"/metrics"); !metric.MatchString(body) {
-		t.Errorf("/metrics has no gauge of 2 %s connections", transport)
+	series := `quaver_connections{app="` + testserver.AppID + `",transport="` + transport + `"}`
+	if got := metricValue(t, getText(t, ws.srv.URL+"/metrics"), series); got != 2 {
+		t.Errorf("/metrics %s = %v, want 2", series, got)
 	}
 	ws.connect("ws", "pusher-js", args{"channelData": member("u-ws", "Ws")})
 

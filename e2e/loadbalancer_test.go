@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -70,12 +69,7 @@ func TestBehindLoadBalancer(t *testing.T) {
 
 // localConnections reads a node's own connection gauge from /metrics.
 func localConnections(t *testing.T, n *testnode.Node) int {
-	m := regexp.MustCompile(`quaver_connections\{app="` + testnode.AppID + `",transport="ws"\} (\d+)`).FindStringSubmatch(getText(t, n.URL+"/metrics"))
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.Atoi(m[1])
-	return v
+	return int(metricValue(t, getText(t, n.URL+"/metrics"), `quaver_connections{app="`+testnode.AppID+`",transport="ws"}`))
 }
 
 // startBalancer runs HAProxy or nginx with the configuration in deploy/,
