@@ -125,7 +125,7 @@ type env struct {
 	subs     map[string]*capture // by socket id
 }
 
-func newEnv(t *testing.T, configure ...func(*httpapi.Options)) *env {
+func newEnv(t testing.TB, configure ...func(*httpapi.Options)) *env {
 	t.Helper()
 	store, err := apps.NewStatic([]apps.App{
 		{ID: appID, Key: appKey, Secret: appSecret},
@@ -179,7 +179,7 @@ func signer(id, key, secret string, at time.Time) *client.API {
 
 var mainApp = signer(appID, appKey, appSecret, now)
 
-func signed(t *testing.T, s *client.API, method, path string, params url.Values, body string) *http.Request {
+func signed(t testing.TB, s *client.API, method, path string, params url.Values, body string) *http.Request {
 	t.Helper()
 	req, err := s.Request(context.Background(), method, path, params, []byte(body))
 	if err != nil {
