@@ -13,7 +13,6 @@ type Memory struct {
 	mu       sync.Mutex // guards channels and records
 	channels map[channelKey]*channelState
 	records  int
-	now      func() time.Time
 }
 
 type channelKey struct{ app, channel string }
@@ -24,19 +23,23 @@ type channelState struct {
 	expires time.Time
 }
 
+// memStream is a stream as the store keeps it: its text grows in place
+// (Stream.Text stays empty), so a token costs its own bytes rather than a
+// copy of everything before it; Streams hands out copies.
 type memStream struct {
 	Stream
+	text    []byte
 	expires time.Time
 }
 
 // NewMemory returns an empty store.
 func NewMemory() *Memory {
-	return &Memory{channels: make(map[channelKey]*channelState), now: time.Now}
+	return &Memory{channels: make(map[channelKey]*channelState)}
 }
 
 // Record implements Store.
 func (m *Memory) Record(_ context.Context, entries ...Entry) error {
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range entries {
@@ -89,20 +92,18 @@ func recordToken(st *channelState, f *protocol.Frame, until time.Time) {
 	if tok.Seq <= s.Seq {
 		return // a repeat
 	}
-	if len(s.Text)+len(tok.Delta) > MaxStreamText {
-		s.Truncated = true
-	} else {
-		s.Text += tok.Delta
+	if len(s.text)+len(tok.Delta) <= MaxStreamText {
+		s.text = append(s.text, tok.Delta...)
 	}
 	s.Seq = tok.Seq
 	s.Done = s.Done || tok.Done
-	s.Marks = append(s.Marks, Mark{Seq: tok.Seq, End: len(s.Text)})
+	s.Marks = append(s.Marks, Mark{Seq: tok.Seq, End: len(s.text)})
 	s.expires = until
 }
 
 // Streams implements Store.
 func (m *Memory) Streams(_ context.Context, app, channel string) ([]Stream, error) {
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.live(now, channelKey{app, channel})
@@ -112,7 +113,11 @@ func (m *Memory) Streams(_ context.Context, app, channel string) ([]Stream, erro
 	out := make([]Stream, 0, len(st.streams))
 	for _, s := range st.streams {
 		c := s.Stream
-		c.Marks = append([]Mark(nil), s.Marks...)
+		c.Text = string(s.text)
+		// Marks are only ever appended to: the first n stay as they are,
+		// so the copy shares them, capped so that an append cannot reach
+		// into it.
+		c.Marks = s.Marks[:len(s.Marks):len(s.Marks)]
 		out = append(out, c)
 	}
 	return out, nil
@@ -120,7 +125,7 @@ func (m *Memory) Streams(_ context.Context, app, channel string) ([]Stream, erro
 
 // Recent implements Store.
 func (m *Memory) Recent(_ context.Context, app, channel string, n int) ([]*protocol.Frame, error) {
-	now := m.now()
+	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	st := m.live(now, channelKey{app, channel})

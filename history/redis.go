@@ -36,12 +36,11 @@ var (
 type Redis struct {
 	client redis.UniversalClient
 	prefix string
-	now    func() time.Time
 }
 
 // NewRedis returns a Store on client.
 func NewRedis(client redis.UniversalClient, prefix string) *Redis {
-	return &Redis{client: client, prefix: prefix, now: time.Now}
+	return &Redis{client: client, prefix: prefix}
 }
 
 func (s *Redis) base(app, channel string) string {
@@ -51,15 +50,6 @@ func (s *Redis) base(app, channel string) string {
 // Record implements Store. Several entries go in one pipeline of script
 // calls: one round trip however many tokens a stream reader took at once.
 func (s *Redis) Record(ctx context.Context, entries ...Entry) error {
-	if len(entries) == 1 {
-		keys, args := s.recordArgs(entries[0])
-		n, err := recordScript.Run(ctx, s.client, keys, args...).Int()
-		if err != nil {
-			return fmt.Errorf("history: record: %w", err)
-		}
-		markOpened(entries[0], n)
-		return nil
-	}
 	missing, err := s.recordPipelined(ctx, entries)
 	if len(missing) > 0 {
 		// Redis restarted or flushed its scripts (on a cluster, maybe on
@@ -124,7 +114,7 @@ func (s *Redis) recordArgs(e Entry) (keys []string, args []any) {
 		payload = protocol.MarshalFrame(f, "")
 	}
 	keys = []string{base + "streams", base + "m:" + stream, base + "t:" + stream, base + "k:" + stream, base + "recent"}
-	args = []any{rule.Retain.Milliseconds(), token, stream, seq, delta, done, f.Event, s.now().UnixMilli(),
+	args = []any{rule.Retain.Milliseconds(), token, stream, seq, delta, done, f.Event, time.Now().UnixMilli(),
 		rule.History, payload, MaxStreams, MaxStreamText, base}
 	return keys, args
 }
@@ -160,8 +150,6 @@ func (s *Redis) Streams(ctx context.Context, app, channel string) ([]Stream, err
 				st.Seq, _ = strconv.ParseInt(v, 10, 64)
 			case "done":
 				st.Done = v == "1"
-			case "truncated":
-				st.Truncated = v == "1"
 			}
 		}
 		out = append(out, st)
@@ -171,7 +159,9 @@ func (s *Redis) Streams(ctx context.Context, app, channel string) ([]Stream, err
 
 func parseMarks(s string) []Mark {
 	marks := make([]Mark, 0, strings.Count(s, ","))
-	for _, m := range strings.Split(s, ",") {
+	for s != "" {
+		var m string
+		m, s, _ = strings.Cut(s, ",")
 		seq, end, ok := strings.Cut(m, ":")
 		if !ok {
 			continue

@@ -11,8 +11,10 @@ import (
 const (
 	// MaxStreams is how many streams a channel keeps; older ones go first.
 	MaxStreams = 16
-	// MaxStreamText bounds a stream's text in bytes; a longer stream keeps
-	// streaming but late subscribers get it only from its live tail.
+	// MaxStreamText bounds a stream's text in bytes. A longer stream keeps
+	// streaming live, but its history keeps only the first MaxStreamText
+	// bytes: a late subscriber gets those and then the live tokens, without
+	// the text between.
 	MaxStreamText = 1 << 20
 )
 
@@ -50,8 +52,6 @@ type Stream struct {
 	Done  bool
 	// Marks record, for each token, the length of Text after it.
 	Marks []Mark
-	// Truncated is set when Text stopped growing at MaxStreamText.
-	Truncated bool
 }
 
 // Mark is the text length after the token with sequence number Seq.

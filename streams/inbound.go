@@ -24,12 +24,11 @@ const inboundMaxLen = 100_000
 type Inbound struct {
 	client redis.UniversalClient
 	prefix string
-	now    func() time.Time
 }
 
 // NewInbound returns an Inbound on client.
 func NewInbound(client redis.UniversalClient, prefix string) *Inbound {
-	return &Inbound{client: client, prefix: prefix, now: time.Now}
+	return &Inbound{client: client, prefix: prefix}
 }
 
 // InboundEvent is a client event bound for the workers.
@@ -45,7 +44,7 @@ type InboundEvent struct {
 // time (Unix milliseconds). It reports false when the user is over the
 // limit.
 func (in *Inbound) Append(ctx context.Context, e InboundEvent) (bool, error) {
-	now := in.now()
+	now := time.Now()
 	if e.UserID != "" && e.UserRate > 0 {
 		key := in.prefix + ":inbound-rate:" + e.App + ":" + e.UserID + ":" + strconv.FormatInt(now.Unix(), 10)
 		ok, err := rateScript.Run(ctx, in.client, []string{key}, e.UserRate).Int()

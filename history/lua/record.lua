@@ -1,6 +1,6 @@
 -- Record one event of a channel with a rule, atomically.
 -- KEYS[1] zset of the channel's streams (member: stream id, score: first seen, ms)
--- KEYS[2] the stream's meta hash (event, seq, done, truncated)
+-- KEYS[2] the stream's meta hash (event, seq, done)
 -- KEYS[3] the stream's text
 -- KEYS[4] the stream's marks: "seq:end," per token
 -- KEYS[5] list of the channel's last events
@@ -30,10 +30,9 @@ if ARGV[2] == '1' then
         end
       end
     end
+    -- Past the text limit the text stops growing; the stream goes on.
     local len = redis.call('STRLEN', KEYS[3])
-    if len + string.len(ARGV[5]) > tonumber(ARGV[12]) then
-      redis.call('HSET', KEYS[2], 'truncated', '1')
-    else
+    if len + string.len(ARGV[5]) <= tonumber(ARGV[12]) then
       len = redis.call('APPEND', KEYS[3], ARGV[5])
     end
     redis.call('APPEND', KEYS[4], ARGV[4] .. ':' .. len .. ',')
