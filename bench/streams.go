@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/quaver-dev/quaver/client"
+	"github.com/quaver-dev/quaver/config"
+	"github.com/quaver-dev/quaver/streams"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -93,9 +94,13 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 	perStream := int64(math.Ceil(o.TokensPerSec*o.Duration.Seconds())) + int64(o.Batch)
 	fastStreams, slowStreams := splitSlow(o.Streams, o.Slow)
 	f := &fleet{target: o.Target}
+	// Only the slow subscribers' latency is read from when each token went
+	// out; the fast ones read it from the token itself.
 	slow := &slowFleet{target: o.Target, rate: o.SlowRate, sentAt: make([][]atomic.Int64, o.Streams)}
-	for i := range slow.sentAt {
+	isSlow := make([]bool, o.Streams)
+	for _, i := range slowStreams {
 		slow.sentAt[i] = make([]atomic.Int64, perStream)
+		isSlow[i] = true
 	}
 	ph := &phase{}
 	names := channelName("bench-stream-")
@@ -156,7 +161,7 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 		for seq := range issued[i] {
 			if sets[i].has(seq) {
 				lastSeq[i] = seq
-				if !slices.Contains(slowStreams, i) {
+				if !isSlow[i] {
 					expected++
 				}
 			}
@@ -200,20 +205,20 @@ func Streams(ctx context.Context, o StreamsOptions) (*StreamsResult, error) {
 // sender publishes a batch of tokens to a channel and waits for the answer.
 type sender func(ctx context.Context, channel string, tokens []string) error
 
+// newSender gives a stream its sender and what closes it.
+type newSender func(ctx context.Context) (sender, func(), error)
+
 // sender returns how the publishers send: one API connection per stream,
-// or XADDs to the ingest stream.
-func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), error) {
+// or XADDs to the ingest stream; and what closes what they share.
+func (o StreamsOptions) sender(ctx context.Context) (newSender, func(), error) {
 	if o.Ingest == "" {
 		api := o.Target.api(0)
-		return func() sender {
-			var conn *client.APIConn
+		return func(ctx context.Context) (sender, func(), error) {
+			conn, err := client.DialAPI(ctx, api)
+			if err != nil {
+				return nil, nil, err
+			}
 			return func(ctx context.Context, channel string, tokens []string) error {
-				if conn == nil {
-					var err error
-					if conn, err = client.DialAPI(ctx, api); err != nil {
-						return err
-					}
-				}
 				if len(tokens) == 1 {
 					_, err := conn.Trigger(client.TriggerEvent{Name: "token", Channels: []string{channel}, Data: tokens[0]})
 					return err
@@ -224,7 +229,7 @@ func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), erro
 				}
 				_, err := conn.Batch(batch)
 				return err
-			}
+			}, func() { _ = conn.Close() }, nil
 		}, func() {}, nil
 	}
 	opt, err := redis.ParseURL(o.Ingest)
@@ -242,9 +247,9 @@ func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), erro
 	}
 	key := o.IngestKey
 	if key == "" {
-		key = "quaver:ingest:" + o.Target.AppID
+		key = streams.IngestKey(config.DefaultRedisPrefix, o.Target.AppID)
 	}
-	return func() sender {
+	return func(context.Context) (sender, func(), error) {
 		return func(ctx context.Context, channel string, tokens []string) error {
 			pipe := rdb.Pipeline()
 			for _, d := range tokens {
@@ -253,7 +258,7 @@ func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), erro
 			}
 			_, err := pipe.Exec(ctx)
 			return err
-		}
+		}, func() {}, nil
 	}, func() { _ = rdb.Close() }, nil
 }
 
@@ -264,8 +269,15 @@ func (o StreamsOptions) sender(ctx context.Context) (func() sender, func(), erro
 // generations are, rather than all firing at the same instants. It records
 // when each token went out in sentAt, and returns the tokens issued and
 // the bytes of the deltas published.
-func stream(ctx context.Context, newSender func() sender, channel string, i int, o StreamsOptions, set *publishedSet, sentAt []atomic.Int64, ph *phase, requests *histogram) (issued, deltaBytes int64) {
-	send := newSender()
+func stream(ctx context.Context, newSender newSender, channel string, i int, o StreamsOptions, set *publishedSet, sentAt []atomic.Int64, ph *phase, requests *histogram) (issued, deltaBytes int64) {
+	// Connect before the schedule starts, so that no request's time
+	// includes the connection's setup.
+	send, closeSend, err := newSender(ctx)
+	if err != nil {
+		ph.errors.Add(1)
+		return 0, 0
+	}
+	defer closeSend()
 	interval := time.Duration(float64(o.Batch) / o.TokensPerSec * float64(time.Second))
 	begin := time.Now()
 	start := begin.Add(interval * time.Duration(i) / time.Duration(o.Streams))
