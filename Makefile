@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDecodeMsgpack$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzDeltaWireLen$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./protocol -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./httpapi -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./connection -run '^$$' -fuzz '^FuzzFrameReaderDeflate$$' -fuzztime $(FUZZTIME)

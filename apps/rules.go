@@ -10,7 +10,7 @@ import (
 type ChannelRule struct {
 	Prefix string
 	// Tokens turns on the token convention: events whose data is
-	// {"stream": id, "seq": n, "delta": text} (and a final {"done": true})
+	// {"stream": id, "seq": n, "delta": text} (the last with "done": true)
 	// are accumulated per stream, so that a subscriber who arrives late or
 	// comes back gets the text so far before the live tail, and slow
 	// subscribers get merged tokens instead of falling behind.

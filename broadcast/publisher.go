@@ -76,8 +76,9 @@ type Event struct {
 	Rule *apps.ChannelRule
 }
 
-// Publish delivers events, in order, to local subscribers at once and
-// sends them to the other nodes. Local delivery cannot fail and never
+// Publish delivers events, in order, to local subscribers (at once, or
+// through the channel's pacer when its rule paces it) and sends them to
+// the other nodes. Local delivery cannot fail and never
 // blocks. When Redis fails, the events still reach this node's
 // subscribers: the failure is logged (at most once per errorLogInterval)
 // and counted by the broker, and not returned, because retrying would

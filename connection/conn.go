@@ -174,7 +174,7 @@ func (c *Conn) measure(frames []*protocol.Frame) {
 		if now == 0 {
 			now = time.Now().UnixNano()
 		}
-		c.delivery.Latency(uint8(f.Source), time.Duration(now-f.Ingested))
+		c.delivery.Latency(f.Source, time.Duration(now-f.Ingested))
 		t := f.Token
 		if t == nil {
 			continue

@@ -114,7 +114,7 @@ func (o *outbox) coalesceLocked(f *protocol.Frame, hard int) (pushResult, bool) 
 		if hard > 0 && o.bytes+grow > hard {
 			return pushOverflow, true
 		}
-		m.Add(f)
+		m.Add(f, grow)
 		q.merge = m
 		o.bytes += grow
 		return pushedMerged, true

@@ -87,7 +87,5 @@ func (s Stream) Snapshot(channel string, resume *protocol.Resume) *protocol.Fram
 			tok.Delta, tok.Whole = rest, false
 		}
 	}
-	f := protocol.NewFrame(s.Event, channel, protocol.TokenData(tok.Stream, tok.Seq, tok.Delta, tok.Whole, tok.Done), protocol.DataString, "")
-	f.Token = tok
-	return f
+	return protocol.NewTokenFrame(s.Event, channel, "", tok)
 }

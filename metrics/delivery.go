@@ -4,11 +4,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quaver-dev/quaver/protocol"
 )
 
-// Sources are the label values of the latency histogram, indexed by
-// protocol.Source (server, api, redis_stream, client_event).
-var sources = [...]string{"server", "api", "redis_stream", "client_event"}
+// sources are the event sources the latency histogram tells apart, each
+// labelled by its String.
+var sources = [...]protocol.Source{protocol.SourceServer, protocol.SourceAPI, protocol.SourceStream, protocol.SourceClientEvent}
 
 // Delivery holds one app's per-message collectors with their labels
 // resolved, so that what runs per frame written (or message received) is
@@ -68,8 +69,8 @@ func (m *Metrics) Delivery(app string) *Delivery {
 		gap:         c.gap.WithLabelValues(app),
 		coalesced:   m.tokensCoalesced.WithLabelValues(app),
 	}
-	for i, s := range sources {
-		d.latency[i] = c.latency.WithLabelValues(app, s)
+	for _, s := range sources {
+		d.latency[s] = c.latency.WithLabelValues(app, s.String())
 	}
 	got, _ := m.deliveries.LoadOrStore(app, d)
 	return got.(*Delivery)
@@ -97,9 +98,8 @@ func (d *Delivery) TokenCoalesced() {
 	}
 }
 
-// Latency records an event's delivery latency by its source (a
-// protocol.Source).
-func (d *Delivery) Latency(source uint8, latency time.Duration) {
+// Latency records an event's delivery latency by its source.
+func (d *Delivery) Latency(source protocol.Source, latency time.Duration) {
 	if d != nil && int(source) < len(d.latency) {
 		d.latency[source].Observe(latency.Seconds())
 	}

@@ -74,3 +74,15 @@ func BenchmarkAppendQuoted(b *testing.B) {
 		buf = AppendQuoted(buf[:0], s)
 	}
 }
+
+// BenchmarkParseToken reads a token from an event's data, as the publisher
+// does for every event on a token channel.
+func BenchmarkParseToken(b *testing.B) {
+	const data = `{"stream":"s-12","seq":345,"delta":" hello","requested_at":1733349912345}`
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := ParseToken(data); !ok {
+			b.Fatal("not a token")
+		}
+	}
+}

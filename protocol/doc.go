@@ -3,6 +3,6 @@
 // and the MessagePack form of msgpack.go) and the HMAC signatures used by
 // channel auth, user sign-in and the HTTP API.
 //
-// It imports only the standard library and tinylib/msgp's MessagePack
-// primitives, so every other package may use it.
+// It imports only the standard library, tinylib/msgp's MessagePack
+// primitives and goccy/go-json, so every other package may use it.
 package protocol

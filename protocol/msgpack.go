@@ -62,27 +62,13 @@ func AppendMsgpack(dst []byte, event, channel, data string, kind DataKind, userI
 		dst = msgp.AppendString(dst, data)
 	case DataRaw:
 		dst = msgp.AppendString(dst, msgpackData)
-		dst = appendBinString(dst, data)
+		dst = append(msgp.AppendBytesHeader(dst, uint32(len(data))), data...)
 	}
 	if userID != "" {
 		dst = msgp.AppendString(dst, msgpackUserID)
 		dst = msgp.AppendString(dst, userID)
 	}
 	return dst
-}
-
-// appendBinString appends s as a MessagePack bin without converting it to
-// a []byte first.
-func appendBinString(dst []byte, s string) []byte {
-	switch n := len(s); {
-	case n <= 0xff:
-		dst = append(dst, 0xc4, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 0xc5, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 0xc6, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, s...)
 }
 
 // Envelope is one MessagePack message as read, before it is interpreted as

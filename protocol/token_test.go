@@ -87,8 +87,9 @@ func TestTokenMerge(t *testing.T) {
 			m := NewTokenMerge(tt.a)
 			size := tt.a.Size()
 			for _, b := range tt.more {
-				size += m.Growth(b)
-				m.Add(b)
+				grow := m.Growth(b)
+				size += grow
+				m.Add(b, grow)
 			}
 			f := m.Frame()
 			if f.Data != tt.want {
