@@ -133,15 +133,8 @@ func (c *Conn) enqueue(f *protocol.Frame) bool {
 	return false
 }
 
-// closeStalled ends a connection whose socket has taken nothing for the
-// write timeout: a slow consumer too, logged and counted once like one
-// past the hard limit.
-func (c *Conn) closeStalled(timeout time.Duration) {
-	c.noteStalled(timeout)
-	c.CloseWith(protocol.ErrSlowConsumer, false)
-}
-
-// noteStalled logs and counts a connection cut by the write timeout.
+// noteStalled logs and counts a connection cut by the write timeout: a slow
+// consumer too, counted once like one past the hard limit.
 func (c *Conn) noteStalled(timeout time.Duration) {
 	if c.slow.CompareAndSwap(false, true) {
 		c.logger().Warn("closing stalled connection", "pending_bytes", c.out.pending(), "no_progress_for", timeout)

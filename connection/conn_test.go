@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -286,17 +287,15 @@ func TestOutboxOverflowCloses(t *testing.T) {
 	expectClosed(t, tr, protocol.CodeOverCapacity)
 }
 
-// TestCloseStalled: a socket that took nothing for the write timeout is a
-// slow consumer like one past the hard limit: pusher:error and close 4100
-// (should it read again), counted once.
-func TestCloseStalled(t *testing.T) {
+// TestNoteStalled: a socket that took nothing for the write timeout is cut
+// as a slow consumer, counted once like one past the hard limit however
+// many times its cut is reported.
+func TestNoteStalled(t *testing.T) {
 	m := metrics.New()
 	h := newHarness(t, func(_ *apps.App, o *Options) { o.Metrics = m })
-	c, tr := h.connect(t)
-	c.closeStalled(10 * time.Second)
-	c.closeStalled(10 * time.Second)
-	expect(t, tr, string(protocol.ErrorFrame(protocol.CodeOverCapacity, protocol.ErrSlowConsumer.Message, "").JSON))
-	expectClosed(t, tr, protocol.CodeOverCapacity)
+	c, _ := h.connect(t)
+	c.noteStalled(10 * time.Second)
+	c.noteStalled(10 * time.Second)
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if want := `quaver_slow_consumer_closes_total{app="` + testAppID + `"} 1`; !strings.Contains(rec.Body.String(), want) {
@@ -566,5 +565,24 @@ func TestBlockingWriteRenewsItsDeadline(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRememberCoveredAtItsBound: a snapshot with more streams than a
+// connection remembers fills the memory to its bound, and the connection
+// knows it has streams to check.
+func TestRememberCoveredAtItsBound(t *testing.T) {
+	h := newHarness(t)
+	c, _ := h.connect(t)
+	tokens := make(map[string]int64, maxCovered+1)
+	for i := range maxCovered + 1 {
+		tokens[strconv.Itoa(i)] = 1
+	}
+	c.holdMu.Lock()
+	c.rememberCovered("private-ai", tokens)
+	n := len(c.covered)
+	c.holdMu.Unlock()
+	if n != maxCovered || !c.hasCovered.Load() {
+		t.Fatalf("%d streams remembered (hasCovered %v), want %d and true", n, c.hasCovered.Load(), maxCovered)
 	}
 }

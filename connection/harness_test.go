@@ -32,18 +32,11 @@ type fakeTransport struct {
 	mu      sync.Mutex
 	frames  []*protocol.Frame
 	closing *Closing
-	aborted bool
 	paused  bool
 	wakes   int
 }
 
 func (t *fakeTransport) Name() string { return "fake" }
-
-func (t *fakeTransport) Abort() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.aborted = true
-}
 
 func (t *fakeTransport) Wake() {
 	t.mu.Lock()

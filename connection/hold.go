@@ -93,7 +93,7 @@ func (c *Conn) rememberCovered(channel string, tokens map[string]int64) {
 			c.covered = make(map[coverKey]int64)
 		}
 		if len(c.covered) == maxCovered {
-			return
+			break
 		}
 		c.covered[coverKey{channel, stream}] = seq
 	}

@@ -110,10 +110,6 @@ func (o *outbox) release() (closing bool) {
 	return o.closing != nil
 }
 
-// Abort ends the session at once: the attached request ends without
-// writing and the connection is cleaned up.
-func (s *httpSession) Abort() { s.end("aborted", true) }
-
 func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
@@ -188,15 +184,15 @@ func (s *httpSession) expire(gen uint64) {
 	stale := s.generation != gen || s.receiver != nil
 	s.mu.Unlock()
 	if !stale {
-		s.end("http session expired", false)
+		s.end("http session expired")
 	}
 }
 
 // end ends the session once: it forgets it, stops the attached request
-// (when stopReceiver; the request calling end stops by itself), closes the
+// (if that is the caller, it stops by itself anyway), closes the
 // connection as a dropped transport unless it was closed already, and
 // reports the transport's end.
-func (s *httpSession) end(reason string, stopReceiver bool) {
+func (s *httpSession) end(reason string) {
 	s.mu.Lock()
 	if s.done {
 		s.mu.Unlock()
@@ -210,7 +206,7 @@ func (s *httpSession) end(reason string, stopReceiver bool) {
 		s.expiry = nil
 	}
 	s.mu.Unlock()
-	if r != nil && stopReceiver {
+	if r != nil {
 		close(r.stop)
 	}
 	s.fallback.remove(s)
@@ -262,7 +258,7 @@ func (s *httpSession) flush(r *receiver, out *lineWriter, streaming, overdue boo
 				return flushIdle
 			}
 			_ = out.write(appendCloseLine(nil, closing))
-			s.end(closing.Reason, false)
+			s.end(closing.Reason)
 			return flushClosed
 		}
 		if err := out.write(appendArrayLine(nil, frames)); err != nil {

@@ -165,8 +165,8 @@ func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
 // socket's unsent bytes at each sweep.
 func (l *pollLoop) sweepStalled(now time.Time, timeout time.Duration) {
 	for _, t := range l.stalled(now, timeout) {
-		t.conn.closeStalled(timeout)
-		t.shutdown()
+		t.conn.noteStalled(timeout)
+		t.peerGone("write timeout")
 	}
 }
 
@@ -233,7 +233,6 @@ type tcpTransport struct {
 
 func (t *tcpTransport) Name() string { return "ws" }
 func (t *tcpTransport) Wake()        { t.writers.schedule(t) }
-func (t *tcpTransport) Abort()       { t.shutdown() }
 func (t *tcpTransport) finishes()    {}
 
 func (t *tcpTransport) event() *syscall.EpollEvent {
@@ -277,7 +276,7 @@ func (t *tcpTransport) readable(scratch []byte) {
 	if err := t.frames.feed(scratch[:n], t); err != nil {
 		var fe *frameError
 		if errors.As(err, &fe) {
-			t.conn.closeProtocol(fe.code, fe.reason)
+			go t.conn.closeProtocol(fe.code, fe.reason) // see peerGone
 		}
 		t.setInterest(0, syscall.EPOLLIN)
 	}
@@ -303,15 +302,18 @@ func (t *tcpTransport) control(opcode byte, payload []byte) {
 		if len(payload) >= 2 {
 			code = binary.BigEndian.Uint16(payload)
 		}
-		t.conn.closeProtocol(code, "")
+		go t.conn.closeProtocol(code, "") // see peerGone
 		t.setInterest(0, syscall.EPOLLIN)
 	}
 }
 
-// peerGone ends the connection after the peer closed or vanished.
+// peerGone ends the connection after the peer closed or vanished. The
+// cleanup (leaving channels, presence and its member_removed, through
+// Redis when there is one) runs on its own goroutine: the poll loop and
+// the writers, which call this, must never wait on Redis.
 func (t *tcpTransport) peerGone(reason string) {
 	t.shutdown()
-	t.conn.TransportClosed(reason)
+	go t.conn.TransportClosed(reason)
 }
 
 // writable resumes a writer that waited for room in the socket.
@@ -338,7 +340,7 @@ func (t *tcpTransport) writeSome(p *writerPool, b *writeBatch) {
 		n, errno := t.write(out)
 		switch {
 		case errno == 0 && n == len(out):
-			t.pending = t.pending[:0]
+			t.pending = nil // a connection that is not behind keeps no buffer
 			t.stalledSince.Store(0)
 		case errno == 0 || errno == syscall.EAGAIN:
 			t.pending = append(t.pending[:0], out[n:]...)

@@ -11,9 +11,6 @@ import "github.com/quaver-dev/quaver/protocol"
 type Transport interface {
 	// Wake starts (or wakes) the writer. It must not block.
 	Wake()
-	// Abort ends the transport at once, without flushing: the peer is gone
-	// or too slow to be waited for.
-	Abort()
 	// Name identifies the transport in metrics and logs ("ws", ...).
 	Name() string
 }

@@ -202,8 +202,6 @@ func (t *wsTransport) finishes() {}
 
 func (t *wsTransport) Wake() { t.writers.schedule(t) }
 
-func (t *wsTransport) Abort() { _ = t.net.Close() }
-
 // wsSession is the per-socket storage gws keeps; it holds only the
 // transport, instead of gws's default map.
 type wsSession struct{ transport *wsTransport }

@@ -4,6 +4,7 @@ package connection
 
 import (
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/quaver-dev/quaver/apps"
@@ -40,9 +41,9 @@ func (w *WebSocket) servePolled(rw http.ResponseWriter, r *http.Request, app *ap
 	t := &tcpTransport{fd: fd, writers: w.writers, enc: enc, frames: frameReader{maxMessage: w.maxMessageSize, deflate: enc.deflate != nil}}
 	c, failure := w.hub.Admit(app, t)
 	if failure != nil {
-		t.conn = &Conn{hub: w.hub, transport: t}
+		// Not admitted, so not a connection: no cleanup, no end to report.
 		_, _ = t.write(refusal(failure, enc))
-		t.shutdown()
+		_ = syscall.Close(fd)
 		return
 	}
 	t.conn = c

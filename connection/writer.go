@@ -15,14 +15,15 @@ import (
 
 // writerPool writes every WebSocket connection's queued frames from a few
 // long-lived goroutines instead of one goroutine per connection and wake.
-// Its writes never block: each is a single non-blocking write(2) on the
-// socket. A socket whose kernel buffer is full (a slow reader) is handed to
-// a goroutine of its own that waits for it, so one slow client never holds
-// up the others. This keeps a broadcast to thousands of connections close
-// to the cost of the system calls themselves, and an idle connection costs
-// no goroutine at all.
+// Its writes never block: they are non-blocking write(2)s on the socket. A
+// socket whose kernel buffer is full (a slow reader) waits aside, so one
+// slow client never holds up the others: a poll loop's socket until epoll
+// reports room (EPOLLOUT), a TLS socket in a goroutine of its own. This
+// keeps a broadcast to thousands of connections close to the cost of the
+// system calls themselves, and an idle connection costs no goroutine at
+// all.
 type writerPool struct {
-	mu      sync.Mutex // guards queue, head and stopped
+	mu      sync.Mutex // guards queue, head and stop
 	ready   *sync.Cond
 	queue   []poolWriter
 	head    int
@@ -250,9 +251,11 @@ func (t *wsTransport) sendClose(c *Closing) {
 	_ = t.socket.WriteClose(uint16(c.Code), []byte(c.Reason))
 }
 
+// fail ends the connection after a failed write; as in peerGone, the
+// cleanup must not hold up the writer that calls it.
 func (t *wsTransport) fail(err error) {
 	_ = t.net.Close()
-	t.conn.TransportClosed("write failed: " + err.Error())
+	go t.conn.TransportClosed("write failed: " + err.Error())
 }
 
 // rawConn returns the socket's file descriptor access, or nil when the
