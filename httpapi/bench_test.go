@@ -8,10 +8,11 @@ import (
 )
 
 // BenchmarkTrigger serves a signed one-token trigger, the API's share of
-// the AI hot path: routing, the signature, the decoding, the checks and
-// the frame, published to a channel without subscribers here (delivery
-// has its own benchmarks in connection). net/http's own parsing of the
-// request is not in it.
+// a publish: routing, the signature, the decoding, the checks and the
+// frame, published to a channel without subscribers or rule here (delivery
+// has its own benchmarks in connection; a token rule adds
+// protocol.BenchmarkParseToken and the history's record). net/http's own
+// parsing of the request is not in it.
 func BenchmarkTrigger(b *testing.B) {
 	e := newEnv(b)
 	const body = `{"name":"token","data":"{\"stream\":12,\"seq\":345,\"delta\":\" hello\"}","channel":"private-bench"}`
