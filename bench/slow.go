@@ -40,11 +40,11 @@ type slowFleet struct {
 }
 
 // slowSubscriber is one slow connection's view. Its fields are written by
-// its reader goroutine only, except done, and read once it has caught up
-// or ended.
+// its reader goroutine only, and read once it has caught up or ended;
+// lastSeq and closeCode are also read by the drain while it runs.
 type slowSubscriber struct {
 	id, stream int
-	lastSeq    int64 // atomic: read by the drain while the reader runs
+	lastSeq    atomic.Int64
 	frames     int64
 	merged     int64 // token events carrying more than one token
 	outOfOrder int64
@@ -77,7 +77,8 @@ func (s *slowFleet) connect(ctx context.Context, streams []int, channelName func
 }
 
 func (s *slowFleet) dial(ctx context.Context, i, stream int, channelName func(int) string) error {
-	sub := &slowSubscriber{stream: stream, lastSeq: -1}
+	sub := &slowSubscriber{stream: stream}
+	sub.lastSeq.Store(-1)
 	sub.closeCode.Store(-1)
 	s.subs[i] = sub
 	node := s.target.Nodes[i%len(s.target.Nodes)]
@@ -110,7 +111,7 @@ func (s *slowFleet) onFrame(sub *slowSubscriber, raw []byte) {
 		return
 	}
 	now := time.Now()
-	last := atomic.LoadInt64(&sub.lastSeq)
+	last := sub.lastSeq.Load()
 	first := last + 1
 	if sent, ok := markerInt(raw, timeMarker); ok {
 		s.latency.record(time.Duration(now.UnixNano() - sent))
@@ -125,7 +126,7 @@ func (s *slowFleet) onFrame(sub *slowSubscriber, raw []byte) {
 	if seq <= last {
 		sub.outOfOrder++
 	} else {
-		atomic.StoreInt64(&sub.lastSeq, seq)
+		sub.lastSeq.Store(seq)
 	}
 	if i := bytes.Index(raw, deltaMarker); i >= 0 {
 		rest := raw[i+len(deltaMarker):]
@@ -165,7 +166,7 @@ func (s *slowFleet) drain(lastSeq []int64, quiet, limit time.Duration) {
 	for time.Since(start) < limit {
 		behind := 0
 		for _, sub := range s.subs {
-			if sub.closeCode.Load() < 0 && atomic.LoadInt64(&sub.lastSeq) < lastSeq[sub.stream] {
+			if sub.closeCode.Load() < 0 && sub.lastSeq.Load() < lastSeq[sub.stream] {
 				behind++
 			}
 		}
@@ -224,7 +225,7 @@ func (s *slowFleet) result(deltaBytes, lastSeq []int64) *SlowResult {
 		r.Merged += sub.merged
 		switch {
 		case sub.closeCode.Load() >= 0:
-		case sub.lastSeq == lastSeq[sub.stream] && sub.deltaBytes == deltaBytes[sub.stream] && sub.outOfOrder == 0:
+		case sub.lastSeq.Load() == lastSeq[sub.stream] && sub.deltaBytes == deltaBytes[sub.stream] && sub.outOfOrder == 0:
 			r.Complete++
 		default:
 			r.Incomplete++

@@ -44,7 +44,8 @@ func TestTokenPayload(t *testing.T) {
 // then one merged event (no "t"), whose latency is its oldest token's, and
 // the close.
 func TestSlowSubscriberTally(t *testing.T) {
-	sub := &slowSubscriber{lastSeq: -1}
+	sub := &slowSubscriber{}
+	sub.lastSeq.Store(-1)
 	sub.closeCode.Store(-1)
 	s := &slowFleet{sentAt: [][]atomic.Int64{make([]atomic.Int64, 10)}, subs: []*slowSubscriber{sub}}
 	frame := func(seq int64) *protocol.Frame {
@@ -62,7 +63,8 @@ func TestSlowSubscriberTally(t *testing.T) {
 	}
 	m := protocol.NewTokenMerge(frame(2))
 	for seq := int64(3); seq < 6; seq++ {
-		m.Add(frame(seq))
+		f := frame(seq)
+		m.Add(f, m.Growth(f))
 	}
 	merged := m.Frame()
 	want += int64(len(merged.Token.Delta))
@@ -71,9 +73,9 @@ func TestSlowSubscriberTally(t *testing.T) {
 	s.onClose(sub, 4100)
 
 	r := s.result([]int64{want}, []int64{5})
-	if sub.frames != 3 || r.Merged != 1 || sub.deltaBytes != want || sub.lastSeq != 5 || sub.outOfOrder != 0 {
+	if sub.frames != 3 || r.Merged != 1 || sub.deltaBytes != want || sub.lastSeq.Load() != 5 || sub.outOfOrder != 0 {
 		t.Fatalf("frames %d, merged %d, delta bytes %d (want %d), last seq %d, out of order %d",
-			sub.frames, r.Merged, sub.deltaBytes, want, sub.lastSeq, sub.outOfOrder)
+			sub.frames, r.Merged, sub.deltaBytes, want, sub.lastSeq.Load(), sub.outOfOrder)
 	}
 	if r.Latency.P99 < 900 || r.Closed4100 != 1 || r.Error4100 != 1 || r.Complete != 0 {
 		t.Fatalf("result %+v: want the merged event a second late, one 4100 close with its error, none complete (closed)", r)

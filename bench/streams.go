@@ -19,8 +19,8 @@ import (
 
 // StreamsOptions configure an AI-token run: Streams channels with one
 // subscriber each, and one publisher per stream that sends TokensPerSec
-// tokens a second, Batch tokens per HTTP request, waiting for each answer
-// as a model backend does. Each event is a token of the convention
+// tokens a second, Batch tokens per HTTP request (or per pipeline of
+// XADDs with Ingest), waiting for each answer as a model backend does. Each event is a token of the convention
 // {"stream","seq","delta"} (with a "t" stamp), so a server that merges a
 // slow client's tokens can do so.
 type StreamsOptions struct {
@@ -73,7 +73,8 @@ type StreamsResult struct {
 	// Counters are the server's coalescing and slow-consumer counts during
 	// the run, from its /metrics.
 	Counters *ServerCounters `json:"server_counters,omitempty"`
-	// Request is the HTTP API round trip as the publishers saw it.
+	// Request is a publish's round trip as the publishers saw it: the HTTP
+	// API request, or with --ingest the XADD.
 	Request Latency      `json:"request_latency"`
 	Tool    ToolCPU      `json:"tool_cpu"`
 	Server  *ServerUsage `json:"server,omitempty"`

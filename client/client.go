@@ -123,7 +123,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		if header == nil {
 			header = http.Header{}
 		}
-		header.Set("Sec-WebSocket-Protocol", SubprotocolMsgpack)
+		header.Set("Sec-WebSocket-Protocol", protocol.SubprotocolMsgpack)
 	}
 	socket, resp, err := gws.NewClient(handler{c}, &gws.ClientOption{
 		Addr:               addr,
@@ -140,7 +140,7 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, fmt.Errorf("client: dial %s: %w", addr, err)
 	}
 	c.socket = socket
-	c.msgpack = socket.SubProtocol() == SubprotocolMsgpack
+	c.msgpack = socket.SubProtocol() == protocol.SubprotocolMsgpack
 	go socket.ReadLoop()
 	timer := time.NewTimer(o.HandshakeTimeout)
 	defer timer.Stop()
@@ -159,10 +159,6 @@ func Dial(ctx context.Context, o Options) (*Client, error) {
 		return nil, ctx.Err()
 	}
 }
-
-// SubprotocolMsgpack is the WebSocket subprotocol of the MessagePack
-// encoding.
-const SubprotocolMsgpack = "pusher.msgpack"
 
 // Send sends one message. data is marshalled to JSON unless it is a
 // json.RawMessage; in the MessagePack encoding a string is sent as a str

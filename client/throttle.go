@@ -117,8 +117,8 @@ func (t *readThrottle) spent(n int, now time.Time) {
 }
 
 // parkLocked takes the connection out of the epoll set and, under a rate,
-// starts the timer that puts it back once minThrottleRead bytes (or a
-// whole burst, if smaller) are allowed.
+// starts the timer that puts it back once minThrottleRead bytes are
+// allowed (a burst is never smaller).
 func (t *readThrottle) parkLocked() {
 	if t.closed {
 		return
@@ -130,7 +130,7 @@ func (t *readThrottle) parkLocked() {
 	if t.rate <= 0 || t.timer != nil {
 		return
 	}
-	need := min(float64(minThrottleRead), throttleBurst(t.rate)) - t.tokens
+	need := minThrottleRead - t.tokens
 	wait := time.Duration(need / t.rate * float64(time.Second))
 	t.timer = time.AfterFunc(max(wait, time.Millisecond), t.fire)
 }

@@ -24,11 +24,6 @@ const (
 	slotDeflateMsgpack = 3
 )
 
-// SubprotocolMsgpack is the WebSocket subprotocol that asks for the
-// MessagePack encoding; the query parameter format=msgpack does the same
-// for clients that cannot set subprotocols.
-const SubprotocolMsgpack = "pusher.msgpack"
-
 // encoding is how one WebSocket connection's Pusher messages go on the
 // wire: JSON text or MessagePack binary messages, compressed with
 // permessage-deflate when it was negotiated.
@@ -70,8 +65,8 @@ func msgpackSizeHint(f *protocol.Frame) int {
 // the subprotocol (which is then answered) or format=msgpack in the query,
 // and permessage-deflate when the endpoint offers it.
 func negotiateEncoding(r *http.Request, d *deflater) (e encoding, subprotocol string) {
-	if headerHasToken(r.Header, "Sec-WebSocket-Protocol", SubprotocolMsgpack) {
-		e.msgpack, subprotocol = true, SubprotocolMsgpack
+	if headerHasToken(r.Header, "Sec-WebSocket-Protocol", protocol.SubprotocolMsgpack) {
+		e.msgpack, subprotocol = true, protocol.SubprotocolMsgpack
 	} else if strings.EqualFold(r.URL.Query().Get("format"), "msgpack") {
 		e.msgpack = true
 	}

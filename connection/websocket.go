@@ -83,7 +83,7 @@ func NewWebSocket(h *Hub, o WebSocketOptions) *WebSocket {
 		w.deflater = newDeflater(o.DeflateThreshold)
 	}
 	w.upgrader = gws.NewUpgrader(wsEvents{}, w.gwsOptions(o, nil))
-	w.msgpackUpgrader = gws.NewUpgrader(wsEvents{}, w.gwsOptions(o, []string{SubprotocolMsgpack}))
+	w.msgpackUpgrader = gws.NewUpgrader(wsEvents{}, w.gwsOptions(o, []string{protocol.SubprotocolMsgpack}))
 	return w
 }
 

@@ -14,8 +14,9 @@ import (
 	"github.com/quaver-dev/quaver/internal/testenv"
 )
 
-// metricValue returns the value of the sample whose name and labels start
-// with series, e.g. `quaver_channels{app="test-app"}`.
+// metricValue returns the value of the sample whose name and full label
+// set are series, e.g. `quaver_channels{app="test-app"}`, or 0 when there
+// is none.
 func metricValue(t *testing.T, metrics, series string) float64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindStringSubmatch(metrics)

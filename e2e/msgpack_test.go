@@ -162,8 +162,8 @@ func TestMessagePackRefusal(t *testing.T) {
 			if !errors.As(err, &pe) || pe.Code != 4001 {
 				t.Fatalf("dial error %v, want the Pusher error 4001", err)
 			}
-			s := dialRawSocket(t, ts.srv, ts.tlsConfig, "no-such-key", "", http.Header{"Sec-WebSocket-Protocol": {"pusher.msgpack"}})
-			if got := s.response.Header.Get("Sec-WebSocket-Protocol"); got != "pusher.msgpack" {
+			s := dialRawSocket(t, ts.srv, ts.tlsConfig, "no-such-key", "", http.Header{"Sec-WebSocket-Protocol": {protocol.SubprotocolMsgpack}})
+			if got := s.response.Header.Get("Sec-WebSocket-Protocol"); got != protocol.SubprotocolMsgpack {
 				t.Fatalf("subprotocol %q", got)
 			}
 			if m := readMsgpack(t, s); string(m.Event) != protocol.EventError || !strings.Contains(string(m.Data), "4001") {

@@ -250,7 +250,7 @@ type rawSocket struct {
 	pending  []byte
 }
 
-// dialRaw opens a WebSocket to the test app with extra handshake headers
+// dialRawSocket opens a WebSocket to the test app with extra handshake headers
 // and query parameters; tlsConfig selects wss.
 func dialRawSocket(t *testing.T, srv *testserver.Server, tlsConfig *tls.Config, key, query string, header http.Header) *rawSocket {
 	t.Helper()

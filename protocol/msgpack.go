@@ -22,6 +22,11 @@ import (
 // Absent keys have no value; nil is read as absent. Readers skip keys they
 // do not know. Server frames are encoded in the order above.
 
+// SubprotocolMsgpack is the WebSocket subprotocol that asks for the
+// MessagePack encoding; the query parameter format=msgpack does the same
+// for clients that cannot set subprotocols.
+const SubprotocolMsgpack = "pusher.msgpack"
+
 // Msgpack key names.
 const (
 	msgpackEvent   = "event"

@@ -61,5 +61,5 @@ for s in "${scenarios[@]}"; do
   # shellcheck disable=SC2086
   taskset -c 1 ./bin/quaver bench $args --url "$url" --pid "$server" --json 2>/dev/null
   kill "$server"; wait "$server" 2>/dev/null || true
-  if [[ ${#extra[@]} -gt 0 ]]; then redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; fi
+  if [[ "$args" == *--ingest* ]]; then redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; fi
 done

@@ -17,7 +17,6 @@ package browser
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -129,7 +128,7 @@ func (b *Browser) Open(url string) *Page {
 				return
 			}
 			p.mu.Lock()
-			p.console = append(p.console, fmt.Sprintf("%s: %s", m.Type, m))
+			p.console = append(p.console, m.String()) // "type: text"
 			p.mu.Unlock()
 		}
 	}()
