@@ -55,6 +55,20 @@ func (c *Conn) handle(data []byte, decode func([]byte) (protocol.Message, error)
 	}
 }
 
+// receiveWebSocket handles one WebSocket message by its kind: text is JSON;
+// binary is MessagePack for a client that negotiated it, and refused from
+// a JSON client.
+func (c *Conn) receiveWebSocket(binary, msgpack bool, data []byte) {
+	switch {
+	case !binary:
+		c.Receive(data)
+	case msgpack:
+		c.ReceiveMsgpack(data)
+	default:
+		c.ReceiveBinary()
+	}
+}
+
 // ReceiveBinary handles a binary message from a JSON client, which the JSON
 // protocol does not use: the client gets an error and keeps its connection.
 func (c *Conn) ReceiveBinary() {

@@ -154,7 +154,7 @@ func (f *HTTPFallback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodOptions:
 		f.preflight(w, r, req)
-	case http.MethodPost, http.MethodGet:
+	case http.MethodPost:
 		if req.kind == "xhr_send" {
 			f.send(w, r, req)
 			return
@@ -225,7 +225,7 @@ func (f *HTTPFallback) send(w http.ResponseWriter, r *http.Request, req fallback
 	var messages []string
 	if err := json.NewDecoder(body).Decode(&messages); err != nil {
 		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); tooLarge {
-			s.conn.closeProtocol(closeMessageTooBig, "message too big")
+			s.conn.closeProtocol(closeMessageTooLarge, "message too big")
 			http.Error(w, "Message too big", http.StatusRequestEntityTooLarge)
 			return
 		}
@@ -240,10 +240,6 @@ func (f *HTTPFallback) send(w http.ResponseWriter, r *http.Request, req fallback
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
-
-// closeMessageTooBig is the WebSocket close code for a message over the
-// size limit, which a too large xhr_send gets too.
-const closeMessageTooBig = 1009
 
 // receive serves xhr_streaming and xhr: it continues the session, or
 // starts one when this node does not know it.

@@ -295,7 +295,7 @@ func (s *httpSession) serve(w http.ResponseWriter, req *http.Request, streaming,
 	if streaming {
 		s.stream(req, r, out)
 	} else {
-		s.poll(req, r, out, opened)
+		s.poll(req, r, out)
 	}
 }
 
@@ -363,7 +363,7 @@ func (s *httpSession) heartbeat(out *lineWriter, t *time.Timer, every time.Durat
 // something comes; a poll held for Heartbeat, replaced by a newer poll or
 // asked for a pong is answered with "h". The first poll of a session is
 // answered at once.
-func (s *httpSession) poll(req *http.Request, r *receiver, out *lineWriter, opened bool) {
+func (s *httpSession) poll(req *http.Request, r *receiver, out *lineWriter) {
 	hold := time.NewTimer(s.fallback.opts.Heartbeat)
 	defer hold.Stop()
 	for {
@@ -407,20 +407,15 @@ func newLineWriter(w http.ResponseWriter, timeout time.Duration) *lineWriter {
 func (l *lineWriter) failed() bool { return l.err != nil }
 
 // write sends b and flushes it to the client, under a deadline per
-// blockingChunk as WebSocket writes are, so that a client that reads slowly
-// but steadily is not cut.
+// blockingChunk as TLS WebSocket writes are, so that a client that reads
+// slowly but steadily is not cut.
 func (l *lineWriter) write(b []byte) error {
 	if l.err != nil {
 		return l.err
 	}
-	for rest := b; len(rest) > 0; {
-		chunk := rest[:min(len(rest), blockingChunk)]
-		_ = l.rc.SetWriteDeadline(time.Now().Add(l.timeout))
-		if _, err := l.w.Write(chunk); err != nil {
-			l.err = err
-			return err
-		}
-		rest = rest[len(chunk):]
+	if err := writeChunked(l.w, l.rc, b, l.timeout); err != nil {
+		l.err = err
+		return err
 	}
 	l.bytes += len(b)
 	l.chars += utf16Length(b)

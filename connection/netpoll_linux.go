@@ -128,8 +128,10 @@ func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
 	events := make([]syscall.EpollEvent, 128)
 	scratch := make([]byte, 32<<10)
 	nextSweep := time.Now().Add(time.Second)
+	// The wait ends at the next sweep: the deadline changes once a second,
+	// not on every wake-up.
+	_ = l.file.SetReadDeadline(nextSweep)
 	for ctx.Err() == nil {
-		_ = l.file.SetReadDeadline(nextSweep)
 		n := 0
 		err := raw.Read(func(fd uintptr) bool {
 			var werr error
@@ -154,6 +156,9 @@ func (l *pollLoop) run(ctx context.Context, writeTimeout time.Duration) {
 		if now := time.Now(); !now.Before(nextSweep) {
 			l.sweepStalled(now, writeTimeout)
 			nextSweep = now.Add(time.Second)
+			if ctx.Err() == nil { // shutdown's deadline (now) stands
+				_ = l.file.SetReadDeadline(nextSweep)
+			}
 		}
 	}
 }
@@ -491,14 +496,7 @@ func (q *inbox) process(t *tcpTransport) {
 		}
 		q.mu.Unlock()
 		for i, m := range batch {
-			switch {
-			case m.opcode != opBinary:
-				t.conn.Receive(m.payload)
-			case t.enc.msgpack:
-				t.conn.ReceiveMsgpack(m.payload)
-			default:
-				t.conn.ReceiveBinary()
-			}
+			t.conn.receiveWebSocket(m.opcode == opBinary, t.enc.msgpack, m.payload)
 			batch[i] = inboundMessage{}
 		}
 		// A paused socket (flood) is read again once its backlog is gone.

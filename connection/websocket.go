@@ -244,14 +244,7 @@ func (wsEvents) OnMessage(socket *gws.Conn, message *gws.Message) {
 	if t == nil {
 		return
 	}
-	switch {
-	case message.Opcode != gws.OpcodeBinary:
-		t.conn.Receive(message.Bytes())
-	case t.enc.msgpack:
-		t.conn.ReceiveMsgpack(message.Bytes())
-	default:
-		t.conn.ReceiveBinary()
-	}
+	t.conn.receiveWebSocket(message.Opcode == gws.OpcodeBinary, t.enc.msgpack, message.Bytes())
 }
 
 // gwsLogger sends gws's own errors to the hub's logger.

@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"runtime"
@@ -234,10 +235,17 @@ const blockingChunk = 16 << 10
 
 // writeDeadlined writes buf in blockingChunk pieces, each under timeout.
 func (t *wsTransport) writeDeadlined(buf []byte, timeout time.Duration) error {
+	return writeChunked(t.net, t.net, buf, timeout)
+}
+
+// writeChunked writes buf to w in blockingChunk pieces, setting d's write
+// deadline to timeout from the start of each: the blocking writes of TLS
+// WebSockets and of HTTP fallback responses.
+func writeChunked(w io.Writer, d interface{ SetWriteDeadline(time.Time) error }, buf []byte, timeout time.Duration) error {
 	for len(buf) > 0 {
 		chunk := buf[:min(len(buf), blockingChunk)]
-		_ = t.net.SetWriteDeadline(time.Now().Add(timeout))
-		if _, err := t.net.Write(chunk); err != nil {
+		_ = d.SetWriteDeadline(time.Now().Add(timeout))
+		if _, err := w.Write(chunk); err != nil {
 			return err
 		}
 		buf = buf[len(chunk):]
