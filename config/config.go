@@ -40,8 +40,9 @@ type Config struct {
 	// arrive may hold queued.
 	Outbox Outbox `yaml:"outbox"`
 
-	// MetricsAddr, when set, serves /metrics on that address instead of the
-	// public port, so Prometheus scrapes from a private network.
+	// MetricsAddr, when set, serves /metrics and /dashboard on that address
+	// instead of the public port, so Prometheus scrapes from a private
+	// network.
 	MetricsAddr string `yaml:"metrics_addr"`
 
 	// DevApp is set when no app was configured and the development app

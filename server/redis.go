@@ -92,17 +92,16 @@ func (s *Server) setupRedis() error {
 }
 
 // setupStreams connects the node to AI workers through Redis Streams: the
-// ingest of the apps' streams, the inbound stream of client events, and
-// the vacated signals. It runs once the publisher and registry exist.
-func (s *Server) setupStreams(hook *nodeHook, hub *connection.Options) {
+// ingest of the apps' streams and the inbound stream of client events. It
+// runs once the publisher and registry exist, before the hub; the vacated
+// signals come once the hub exists (see New).
+func (s *Server) setupStreams(hub *connection.Options) {
 	c, prefix := s.cluster, s.cfg.Redis.Prefix
 	c.ingest = streams.NewIngest(streams.IngestOptions{
 		Client: c.client, Prefix: prefix, Node: c.node, Apps: s.apps, Publisher: s.publisher,
 		Logger: s.log, Observer: s.metrics,
 	})
 	hub.Inbound = streams.NewInbound(c.client, prefix)
-	state := clusterState{local: localState{registry: s.registry}, c: c}
-	hook.signals = streams.NewSignals(c.client, prefix, state.SubscriptionCount, s.log)
 }
 
 // localConnections counts this node's connections per app for the census.

@@ -83,9 +83,17 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		OutboxHardLimit: cfg.Outbox.HardLimit,
 	}
 	if s.cluster != nil {
-		s.setupStreams(hook, &hubOptions)
+		s.setupStreams(&hubOptions)
 	}
 	s.hub = connection.NewHub(hubOptions)
+	var state httpapi.State = localState{registry: s.registry, hub: s.hub}
+	if c := s.cluster; c != nil {
+		cs := clusterState{local: localState{registry: s.registry, hub: s.hub}, c: c}
+		state = cs
+		// No channel can be vacated before the node serves: the hook may
+		// learn where to signal it now.
+		hook.signals = streams.NewSignals(c.client, cfg.Redis.Prefix, cs.SubscriptionCount, s.log)
+	}
 	s.metrics.Watch(func() metrics.State {
 		total, largest := s.hub.OutboxBytes()
 		return metrics.State{Channels: s.registry.Occupied(), OutboxBytes: total, OutboxLargest: largest}
@@ -104,14 +112,13 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		Apps:           store,
 		Publisher:      s.publisher,
 		Presence:       s.presence,
-		State:          localState{registry: s.registry, hub: s.hub},
+		State:          state,
 		Logger:         s.log,
 		MaxRequestSize: cfg.MaxRequestSize,
 		PathPrefix:     cfg.Path,
 		Transports:     s.hub,
 	}
 	if s.cluster != nil {
-		apiOptions.State = clusterState{local: localState{registry: s.registry, hub: s.hub}, c: s.cluster}
 		apiOptions.Health = s.cluster
 	}
 	api := httpapi.New(apiOptions)
@@ -120,8 +127,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		r.Get("/app/{key}", s.ws.ServeHTTP)
 		r.Handle(fallbackPath(cfg)+"/app/*", connection.NewHTTPFallback(s.hub, connection.HTTPFallbackOptions{MaxMessageSize: maxMessage}))
 		if cfg.MetricsAddr == "" {
-			r.Handle("/metrics", s.metrics.Handler())
-			r.Handle("/dashboard", dashboardHandler(cfg.Redis.Enabled()))
+			s.mountObservability(r)
 		}
 		r.Mount("/", api)
 	})
@@ -195,6 +201,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
+// mountObservability serves /metrics and the /dashboard that reads it, on
+// the public router or, with metrics_addr, on the private one.
+func (s *Server) mountObservability(r interface{ Handle(string, http.Handler) }) {
+	r.Handle("/metrics", s.metrics.Handler())
+	r.Handle("/dashboard", dashboardHandler(s.cfg.Redis.Enabled()))
+}
+
 // services are the node's background loops.
 func (s *Server) services() []func(context.Context) error {
 	list := []func(context.Context) error{s.hub.Run, s.publisher.Run, s.ws.Run}
@@ -203,8 +216,7 @@ func (s *Server) services() []func(context.Context) error {
 	}
 	if addr := s.cfg.MetricsAddr; addr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", s.metrics.Handler())
-		mux.Handle("/dashboard", dashboardHandler(s.cfg.Redis.Enabled()))
+		s.mountObservability(mux)
 		list = append(list, func(ctx context.Context) error { return s.servePrivate(ctx, "metrics", addr, mux) })
 	}
 	if c := s.cluster; c != nil {
