@@ -20,8 +20,6 @@ import (
 type fleet struct {
 	target Target
 	conns  *client.Fleet
-	stop   context.CancelFunc
-	done   chan struct{}
 	subs   []*subscriber
 
 	subscribed   atomic.Int64
@@ -108,9 +106,7 @@ func (f *fleet) connect(ctx context.Context, n int, channelOf func(i int) int, c
 		return 0, err
 	}
 	f.conns = conns
-	runCtx, stop := context.WithCancel(context.Background())
-	f.stop, f.done = stop, make(chan struct{})
-	go func() { defer close(f.done); _ = conns.Run(runCtx) }()
+	conns.Start()
 
 	f.subs = make([]*subscriber, n)
 	start := time.Now()
@@ -173,8 +169,6 @@ func (f *fleet) close() {
 	if f.conns == nil {
 		return
 	}
-	f.stop()
-	<-f.done
 	f.conns.Close()
 	f.conns = nil
 }

@@ -25,8 +25,6 @@ type slowFleet struct {
 	rate   float64
 	sentAt [][]atomic.Int64 // per stream, per seq: when it was published (Unix ns)
 	conns  *client.Fleet
-	stop   context.CancelFunc
-	done   chan struct{}
 	subs   []*slowSubscriber
 
 	subscribed   atomic.Int64
@@ -67,9 +65,7 @@ func (s *slowFleet) connect(ctx context.Context, streams []int, channelName func
 		return err
 	}
 	s.conns = conns
-	runCtx, stop := context.WithCancel(context.Background())
-	s.stop, s.done = stop, make(chan struct{})
-	go func() { defer close(s.done); _ = conns.Run(runCtx) }()
+	conns.Start()
 
 	s.subs = make([]*slowSubscriber, len(streams))
 	dial := func(i int) error { return s.dial(ctx, i, streams[i], channelName) }
@@ -185,8 +181,6 @@ func (s *slowFleet) close() {
 	if s.conns == nil {
 		return
 	}
-	s.stop()
-	<-s.done
 	s.conns.Close()
 	s.conns = nil
 }

@@ -32,6 +32,8 @@ import (
 type Fleet struct {
 	readers []*fleetReader
 	dials   atomic.Uint64
+	stop    context.CancelFunc // ends the readers Start began
+	stopped sync.WaitGroup
 
 	mu    sync.Mutex // guards conns
 	conns []*fleetConn
@@ -293,18 +295,18 @@ func (f *Fleet) Subscribe(i int, channel string) error {
 	return f.Send(i, msg)
 }
 
-// Run reads every connection until ctx ends.
-func (f *Fleet) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
+// Start reads every connection in the background until Close. Call it
+// once, before or after dialling.
+func (f *Fleet) Start() {
+	ctx, stop := context.WithCancel(context.Background())
+	f.stop = stop
 	for _, r := range f.readers {
-		wg.Add(1)
+		f.stopped.Add(1)
 		go func() {
-			defer wg.Done()
+			defer f.stopped.Done()
 			r.run(ctx)
 		}()
 	}
-	wg.Wait()
-	return ctx.Err()
 }
 
 var (
@@ -347,11 +349,14 @@ func (r *fleetReader) run(ctx context.Context) {
 // read does one read(2), as much as the connection's throttle allows, and
 // delivers every complete frame.
 func (r *fleetReader) read(c *fleetConn, scratch []byte) {
-	if n := c.throttle.allowance(len(scratch), time.Now()); n < len(scratch) {
-		if n == 0 {
-			return
+	throttled := c.throttle.on.Load()
+	if throttled {
+		if n := c.throttle.allowance(len(scratch), time.Now()); n < len(scratch) {
+			if n == 0 {
+				return
+			}
+			scratch = scratch[:n]
 		}
-		scratch = scratch[:n]
 	}
 	m, err := syscall.Read(c.fd, scratch)
 	if err == syscall.EAGAIN || err == syscall.EINTR {
@@ -361,7 +366,9 @@ func (r *fleetReader) read(c *fleetConn, scratch []byte) {
 		r.drop(c, 0)
 		return
 	}
-	c.throttle.spent(m, time.Now())
+	if throttled {
+		c.throttle.spent(m, time.Now())
+	}
 	data := scratch[:m]
 	if len(c.pending) > 0 {
 		c.pending = append(c.pending, data...)
@@ -411,8 +418,13 @@ func (r *fleetReader) drop(c *fleetConn, code int) {
 	}
 }
 
-// Close closes every connection and the readers' epoll descriptors.
+// Close stops the readers, waits for them, and closes every connection
+// and the readers' epoll descriptors.
 func (f *Fleet) Close() {
+	if f.stop != nil {
+		f.stop()
+		f.stopped.Wait()
+	}
 	f.mu.Lock()
 	conns := f.conns
 	f.conns = nil

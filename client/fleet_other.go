@@ -26,8 +26,8 @@ func (*Fleet) Subscribe(int, string) error { return errFleetLinux }
 // Send fails outside Linux.
 func (*Fleet) Send(int, []byte) error { return errFleetLinux }
 
-// Run returns at once outside Linux.
-func (*Fleet) Run(context.Context) error { return errFleetLinux }
+// Start does nothing outside Linux.
+func (*Fleet) Start() {}
 
 // Close does nothing outside Linux.
 func (*Fleet) Close() {}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,11 @@ var SlowReaderSocket = FleetDialOptions{ReceiveBuffer: 4096, MaxSegment: 1460}
 // has refilled (a timer) or the limit changes (arm(true)); arm is called
 // under the throttle's lock, so leaving and rejoining never cross.
 type readThrottle struct {
+	// on mirrors limited, so that the reader of a connection that was never
+	// throttled (every fast subscriber of a bench) skips the lock and the
+	// clock on each read.
+	on atomic.Bool
+
 	mu      sync.Mutex // guards every field below
 	limited bool
 	rate    float64 // bytes per second; 0 with limited: stopped
@@ -66,6 +72,7 @@ func (t *readThrottle) set(limited bool, rate float64, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.limited, t.rate = limited, max(rate, 0)
+	t.on.Store(limited)
 	t.tokens, t.last = min(t.tokens, throttleBurst(t.rate)), now
 	if t.timer != nil {
 		t.timer.Stop()

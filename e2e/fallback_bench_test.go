@@ -253,8 +253,8 @@ func benchLatency(b *testing.B, transport string, subscribers int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		fleet.Start()
 		b.Cleanup(fleet.Close)
-		go fleet.Run(ctx)
 		for range subscribers {
 			i, _, err := fleet.Dial(ctx, node.WSURL, testnode.AppKey, func(raw []byte) {
 				if strings.Contains(string(raw), `"event":"tick"`) {

@@ -770,10 +770,8 @@ func newFleet(t *testing.T, readers int) *client.Fleet {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = f.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done; f.Close() })
+	f.Start()
+	t.Cleanup(f.Close)
 	return f
 }
 
