@@ -81,14 +81,7 @@ func (ts *transportServer) publish(t *testing.T, channel, event, data string) {
 func (ts *transportServer) dial(t *testing.T, o client.Options) *client.Client {
 	t.Helper()
 	o.URL, o.Key, o.Secret, o.TLSConfig = ts.srv.WSURL, testserver.AppKey, testserver.AppSecret, ts.tlsConfig
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := client.Dial(ctx, o)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(c.Close)
-	return c
+	return dialClient(t, o)
 }
 
 // wantFrame is the JSON text the server sends for an API event.

@@ -188,23 +188,9 @@ func benchIdle(b *testing.B, transport string) {
 		}
 	}
 	b.StopTimer()
-	name := map[string]string{"ws": "ws", "xhr_streaming": "xhr_streaming", "xhr_polling": "xhr_polling"}[transport]
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var up struct{ Connections map[string]int }
-		resp, err := http.Get(node.URL + "/up")
-		if err == nil {
-			_ = json.NewDecoder(resp.Body).Decode(&up)
-			_ = resp.Body.Close()
-		}
-		if up.Connections[name] == b.N {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d sessions open", up.Connections[name], b.N)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventuallyWithin(b, 30*time.Second, fmt.Sprintf("%d %s sessions open", b.N, transport), func() bool {
+		return transportConnections(b, node.URL)[transport] == b.N
+	})
 	time.Sleep(500 * time.Millisecond) // let held polls reach the server
 	rss, heap, g := serverStats(b, node)
 	n := float64(b.N)
@@ -293,17 +279,10 @@ func benchLatency(b *testing.B, transport string, subscribers int) {
 	}
 	api := &client.API{BaseURL: node.URL, AppID: testnode.AppID, Key: testnode.AppKey, Secret: testnode.AppSecret}
 	// Wait until every subscriber receives.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	eventuallyWithin(b, 30*time.Second, "every subscriber subscribed", func() bool {
 		body, err := api.Get(ctx, "/channels/"+channel, map[string][]string{"info": {"subscription_count"}})
-		if err == nil && strings.Contains(string(body), fmt.Sprintf(`"subscription_count":%d`, subscribers)) {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("subscribers not ready: %s %v", body, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil && strings.Contains(string(body), fmt.Sprintf(`"subscription_count":%d`, subscribers))
+	})
 	// publish sends n events 20 ms apart (5,000 deliveries a second, well
 	// below what this benchmark's clients can read) and waits for every
 	// delivery.

@@ -10,7 +10,6 @@ import (
 	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/internal/jsdriver"
 	"github.com/quaver-dev/quaver/internal/redistest"
-	"github.com/quaver-dev/quaver/internal/testcert"
 	"github.com/quaver-dev/quaver/internal/testserver"
 )
 
@@ -32,14 +31,14 @@ func fallbackOptions(transport, host string, port int, extra args) args {
 }
 
 // transportConnections reads a node's /up connections by transport.
-func transportConnections(t *testing.T, url string) map[string]int {
-	t.Helper()
+func transportConnections(tb testing.TB, url string) map[string]int {
+	tb.Helper()
 	var up struct {
 		Connections map[string]int `json:"connections"`
 	}
-	body := getText(t, url+"/up")
-	if err := json.Unmarshal([]byte(body), &up); err != nil || up.Connections == nil {
-		t.Fatalf("/up %s: %v", body, err)
+	getJSON(tb, url+"/up", &up)
+	if up.Connections == nil {
+		tb.Fatalf("/up of %s has no connections", url)
 	}
 	return up.Connections
 }
@@ -177,16 +176,8 @@ func testFallbackTransport(t *testing.T, transport string) {
 // xhr_streaming works over TLS on the server's one port.
 func TestFallbackTLS(t *testing.T) {
 	t.Parallel()
-	cert := testcert.Write(t, t.TempDir(), "quaver")
-	srv := testserver.Start(t, func(c *config.Config) {
-		c.TLS = config.TLS{Cert: cert.CertFile, Key: cert.KeyFile}
-	})
-	h := &harness{t: t, srv: srv, d: jsdriver.Start(t, jsdriver.Env("NODE_EXTRA_CA_CERTS="+cert.CertFile))}
-	h.d.Call("createSdk", args{
-		"name": "default", "appId": testserver.AppID, "key": testserver.AppKey, "secret": testserver.AppSecret,
-		"host": srv.Host, "port": srv.Port, "useTLS": true,
-	})
-	h.connect("js", "pusher-js", args{"options": fallbackOptions("xhr_streaming", srv.Host, srv.Port, args{"forceTLS": true})})
+	h := startTLS(t)
+	h.connect("js", "pusher-js", args{"options": fallbackOptions("xhr_streaming", h.srv.Host, h.srv.Port, args{"forceTLS": true})})
 	h.subscribe("js", "private-secure")
 	h.trigger("private-secure", "tick", args{"n": 1})
 	h.d.Wait("the event arrives over https streaming", jsdriver.Event("js", "private-secure", "tick"))
@@ -275,7 +266,7 @@ func testFallbackBehind(t *testing.T, lb string) {
 	onOne, killed := onNode(1), c.d.Mark()
 	c.nodes[1].Kill()
 	var moved []string
-	eventually30(t, "node 1's clients reconnected on new sockets", func() bool {
+	eventuallyWithin(t, 30*time.Second, "node 1's clients reconnected on new sockets", func() bool {
 		moved = moved[:0]
 		for _, name := range names {
 			var state struct{ State, SocketID string }
@@ -292,23 +283,11 @@ func testFallbackBehind(t *testing.T, lb string) {
 	for _, name := range moved {
 		c.d.WaitAfter(killed, name+" subscribed again", jsdriver.Subscribed(name, ch))
 	}
-	eventually30(t, "every client is on node 0", func() bool { return onNode(0) == len(names) })
+	eventuallyWithin(t, 30*time.Second, "every client is on node 0", func() bool { return onNode(0) == len(names) })
 	mark = c.d.Mark()
 	c.via(0, "sdk.trigger", args{"channels": []string{ch}, "event": "news", "data": args{"after": "failover"}})
 	for _, name := range names {
 		c.d.WaitAfter(mark, name+" gets the event after the failover", jsdriver.And(
 			jsdriver.Event(name, ch, "news"), jsdriver.DataContains("failover")))
-	}
-}
-
-// eventually30 is eventually with room for a load balancer's health checks.
-func eventually30(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within 30s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/quaver-dev/quaver/client"
 	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/internal/jsdriver"
+	"github.com/quaver-dev/quaver/internal/testcert"
 	"github.com/quaver-dev/quaver/internal/testserver"
 )
 
@@ -33,6 +34,23 @@ func start(t *testing.T, options ...func(*config.Config)) *harness {
 	h := &harness{t: t, srv: testserver.Start(t, options...)}
 	h.d = jsdriver.Start(t)
 	h.sdk("default", testserver.AppID, testserver.AppKey, testserver.AppSecret)
+	return h
+}
+
+// startTLS is start over TLS: wss:// and https:// on the server's one
+// port, with the driver's Node trusting the test certificate as a system CA
+// (NODE_EXTRA_CA_CERTS) and its default SDK triggering over https.
+func startTLS(t *testing.T) *harness {
+	t.Helper()
+	cert := testcert.Write(t, t.TempDir(), "quaver")
+	srv := testserver.Start(t, func(c *config.Config) {
+		c.TLS = config.TLS{Cert: cert.CertFile, Key: cert.KeyFile}
+	})
+	h := &harness{t: t, srv: srv, d: jsdriver.Start(t, jsdriver.Env("NODE_EXTRA_CA_CERTS="+cert.CertFile))}
+	h.d.Call("createSdk", args{
+		"name": "default", "appId": testserver.AppID, "key": testserver.AppKey, "secret": testserver.AppSecret,
+		"host": srv.Host, "port": srv.Port, "useTLS": true,
+	})
 	return h
 }
 
@@ -179,6 +197,13 @@ func dialRaw(t *testing.T, srv *testserver.Server, key, secret string, query map
 			o.Query[k] = []string{v}
 		}
 	}
+	return dialClient(t, o)
+}
+
+// dialClient connects a Go client with o, within 10 s, closed with the
+// test.
+func dialClient(t *testing.T, o client.Options) *client.Client {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := client.Dial(ctx, o)
@@ -236,12 +261,19 @@ func waitClosed(t *testing.T, c *client.Client, within time.Duration) int {
 // cannot report (server counts); it fails the test after 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	eventuallyWithin(t, 10*time.Second, what, cond)
+}
+
+// eventuallyWithin is eventually with its own limit, for what waits on a
+// load balancer's health checks or thousands of sessions.
+func eventuallyWithin(tb testing.TB, limit time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true within 10s", what)
+			tb.Fatalf("%s: not true within %v", what, limit)
 		}
 		<-tick.C
 	}

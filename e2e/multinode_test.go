@@ -434,7 +434,7 @@ func TestRedisClusterScaling(t *testing.T) {
 	c.d.Wait("the cached event crosses the cluster", jsdriver.Event("late", "cache-rates", "rate"))
 }
 
-func getText(t *testing.T, url string) string {
+func getText(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -448,7 +448,7 @@ func getText(t *testing.T, url string) string {
 	return string(b)
 }
 
-func getJSON(t *testing.T, url string, v any) {
+func getJSON(t testing.TB, url string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(getText(t, url)), v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -3,10 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/quaver-dev/quaver/config"
 	"github.com/quaver-dev/quaver/internal/jsdriver"
-	"github.com/quaver-dev/quaver/internal/testcert"
-	"github.com/quaver-dev/quaver/internal/testserver"
 )
 
 // TestTLS serves wss:// and https:// on one port; pusher-js and Echo with
@@ -14,15 +11,7 @@ import (
 // test certificate as a system CA (NODE_EXTRA_CA_CERTS).
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	cert := testcert.Write(t, t.TempDir(), "quaver")
-	srv := testserver.Start(t, func(c *config.Config) {
-		c.TLS = config.TLS{Cert: cert.CertFile, Key: cert.KeyFile}
-	})
-	h := &harness{t: t, srv: srv, d: jsdriver.Start(t, jsdriver.Env("NODE_EXTRA_CA_CERTS="+cert.CertFile))}
-	h.d.Call("createSdk", args{
-		"name": "default", "appId": testserver.AppID, "key": testserver.AppKey, "secret": testserver.AppSecret,
-		"host": srv.Host, "port": srv.Port, "useTLS": true,
-	})
+	h := startTLS(t)
 	tls := args{"forceTLS": true}
 	h.connect("js", "pusher-js", args{"options": tls})
 	h.connect("echo", "echo-reverb", args{"options": tls})
