@@ -47,11 +47,9 @@ type Redis struct {
 	shards []*redisShard
 	out    *sendQueue
 
-	mu             sync.Mutex // guards deliver and the publish error log
-	deliver        func(Envelope)
-	failedSinceLog int
-	lastPublishLog time.Time
-	running        chan struct{}
+	mu      sync.Mutex // guards deliver
+	deliver func(Envelope)
+	running chan struct{}
 }
 
 // NewRedis returns a Redis broker; Run starts it.

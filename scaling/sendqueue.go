@@ -67,31 +67,32 @@ const drainTimeout = 2 * time.Second
 // flushes what is left.
 func (b *Redis) send(ctx context.Context) {
 	var spare []outgoing
+	var errs publishErrors
 	for {
 		select {
 		case <-b.out.wake:
 		case <-ctx.Done():
 			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
-			b.publishAll(flush, b.out.take(nil))
+			b.publishAll(flush, b.out.take(nil), &errs)
 			cancel()
 			return
 		}
 		items := b.out.take(spare)
-		b.publishAll(ctx, items)
+		b.publishAll(ctx, items, &errs)
 		clear(items) // let the payloads go before the slice is reused
 		spare = items
 	}
 }
 
-func (b *Redis) publishAll(ctx context.Context, items []outgoing) {
+func (b *Redis) publishAll(ctx context.Context, items []outgoing, errs *publishErrors) {
 	for len(items) > 0 {
 		n := min(len(items), sendBatch)
-		b.publishBatch(ctx, items[:n])
+		b.publishBatch(ctx, items[:n], errs)
 		items = items[n:]
 	}
 }
 
-func (b *Redis) publishBatch(ctx context.Context, items []outgoing) {
+func (b *Redis) publishBatch(ctx context.Context, items []outgoing, errs *publishErrors) {
 	pipe := b.opts.Client.Pipeline()
 	for _, o := range items {
 		if b.opts.Cluster {
@@ -111,23 +112,19 @@ func (b *Redis) publishBatch(ctx context.Context, items []outgoing) {
 			b.opts.Observer.RedisPublishError()
 		}
 	}
-	b.logPublishError(failed, err)
+	errs.failed += failed
+	if now := time.Now(); now.Sub(errs.logged) >= publishLogInterval {
+		b.opts.Logger.Error("events reached this node only: publishing to Redis failed", "events", errs.failed, "err", err)
+		errs.failed, errs.logged = 0, now
+	}
 }
 
-// logPublishError reports failed publishes at most once per
-// publishLogInterval, so an outage does not flood the log.
-func (b *Redis) logPublishError(failed int, err error) {
-	b.mu.Lock()
-	b.failedSinceLog += failed
-	now := time.Now()
-	if now.Sub(b.lastPublishLog) < publishLogInterval {
-		b.mu.Unlock()
-		return
-	}
-	n := b.failedSinceLog
-	b.failedSinceLog, b.lastPublishLog = 0, now
-	b.mu.Unlock()
-	b.opts.Logger.Error("events reached this node only: publishing to Redis failed", "events", n, "err", err)
+// publishErrors is the send loop's count of failed publishes since it last
+// logged them: at most once per publishLogInterval, so an outage does not
+// flood the log.
+type publishErrors struct {
+	failed int
+	logged time.Time
 }
 
 const publishLogInterval = 5 * time.Second
