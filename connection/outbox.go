@@ -124,10 +124,28 @@ func (o *outbox) coalesceLocked(f *protocol.Frame, hard int) (pushResult, bool) 
 
 // take moves up to maxBytes of queued frames (at least one frame) into dst.
 // With nothing queued it returns the pending close, if any, or marks the
-// writer idle and returns nothing.
+// writer idle and returns nothing. Merged token events are built into
+// frames after the lock is let go: building quotes the whole merged text,
+// and a broadcast must not wait for that to queue its next frame.
 func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *Closing) {
+	var spare [4]takenMerge
 	o.mu.Lock()
-	defer o.mu.Unlock()
+	dst, closing, merges := o.takeLocked(dst, maxBytes, spare[:0])
+	o.mu.Unlock()
+	for _, t := range merges {
+		dst[t.at] = t.merge.Frame()
+	}
+	return dst, closing
+}
+
+// takenMerge is a merged token event taken out of the queue, and where its
+// frame goes in take's result.
+type takenMerge struct {
+	at    int
+	merge *protocol.TokenMerge
+}
+
+func (o *outbox) takeLocked(dst []*protocol.Frame, maxBytes int, merges []takenMerge) ([]*protocol.Frame, *Closing, []takenMerge) {
 	taken := 0
 	for o.head < len(o.frames) && (taken == 0 || taken+o.frames[o.head].size() <= maxBytes) {
 		q := o.frames[o.head]
@@ -135,7 +153,7 @@ func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *
 		o.head++
 		taken += q.size()
 		if q.merge != nil {
-			q.f = q.merge.Frame()
+			merges = append(merges, takenMerge{len(dst), q.merge})
 		}
 		dst = append(dst, q.f)
 	}
@@ -148,18 +166,18 @@ func (o *outbox) take(dst []*protocol.Frame, maxBytes int) ([]*protocol.Frame, *
 		}
 	}
 	if len(dst) > 0 {
-		return dst, nil
+		return dst, nil, merges
 	}
 	if o.closing != nil {
 		c := o.closing
 		o.closing = &Closing{} // handed out once; later takes see an empty close
 		if c.Code == 0 {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, c
+		return nil, c, nil
 	}
 	o.writing = false
-	return nil, nil
+	return nil, nil, nil
 }
 
 // close records the close to send after the queued frames, preceded by
