@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -203,6 +204,9 @@ func TestDashboard(t *testing.T) {
 	// Nothing loaded but the page and its metrics.
 	var loaded []string
 	p.Eval(`performance.getEntriesByType('resource').map(e => e.name)`, &loaded)
+	if !slices.Contains(loaded, srv.URL+"/metrics") {
+		t.Errorf("the page loaded %q, not /metrics", loaded)
+	}
 	for _, url := range loaded {
 		if url != srv.URL+"/metrics" {
 			t.Errorf("the page loaded %s", url)
