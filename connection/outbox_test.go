@@ -190,3 +190,21 @@ func BenchmarkOutboxCoalesce(b *testing.B) {
 		o.push(f, soft, hard)
 	}
 }
+
+// TestOutboxCountsWireFrames: control frames queued with the events (pongs)
+// count against the hard limit, so a client that pings without reading
+// cannot grow its queue without bound.
+func TestOutboxCountsWireFrames(t *testing.T) {
+	var o outbox
+	pong := protocol.NewWireFrame(slotWebSocket, appendControlFrame(nil, opPong, make([]byte, 100)))
+	const hard = 1000
+	n := 0
+	for o.push(pong, 0, hard) != pushOverflow {
+		if n++; n > hard {
+			t.Fatal("pongs never filled the outbox")
+		}
+	}
+	if o.bytes > hard || o.bytes+pong.Size() <= hard {
+		t.Fatalf("%d bytes of %d-byte pongs queued at overflow, hard limit %d", o.bytes, pong.Size(), hard)
+	}
+}

@@ -122,7 +122,17 @@ func (f *Frame) Encoded(slot int, encode func(*Frame) []byte) []byte {
 }
 
 // Size is the frame's size for outbox accounting: its JSON text length.
-func (f *Frame) Size() int { return len(f.JSON) }
+func (f *Frame) Size() int {
+	if f.JSON != nil {
+		return len(f.JSON)
+	}
+	for i := range f.encoded { // a wire frame has its one encoding
+		if p := f.encoded[i].Load(); p != nil {
+			return len(*p)
+		}
+	}
+	return 0
+}
 
 // ErrorFrame builds a pusher:error frame. Code 0 is sent as null, which
 // Pusher uses for non-fatal errors after the handshake.
@@ -142,8 +152,9 @@ func ErrorFrame(code int, message, channel string) *Frame {
 
 // NewWireFrame returns a frame without Pusher text whose wire form for the
 // transport encoding in slot is already known (a WebSocket control frame,
-// say). It travels through outboxes in order with ordinary frames and counts
-// no bytes against their limits.
+// say). It travels through outboxes in order with ordinary frames, and its
+// wire bytes count against their limits: a client that pings and never
+// reads fills its outbox with pongs like any slow consumer.
 func NewWireFrame(slot int, wire []byte) *Frame {
 	f := &Frame{}
 	f.encoded[slot].Store(&wire)
